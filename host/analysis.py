@@ -1,0 +1,46 @@
+"""Loudness and peak analysis of a whole program (``outboard analyze``)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from host.audiofile import Audio
+
+
+def _finite(v: float) -> float | None:
+    """JSON has no -inf: silence reads as None."""
+    return None if not math.isfinite(v) else round(float(v), 2)
+
+
+def analyze_audio(audio: Audio) -> dict:
+    """BS.1770-4 / EBU R128 figures of ``audio``.
+
+    Returns a dict with integrated_lufs, loudness_range_lu, momentary_max_lufs,
+    short_term_max_lufs (LUFS / LU), true_peak_dbtp (4x oversampled, BS.1770
+    Annex 2), sample_peak_dbfs, duration_s, sample_rate (Hz), channels.
+    Values that are undefined (silence, or a program shorter than a gating
+    block) are None.
+    """
+    from host.dsp.limiter import TruePeakMeter
+    from host.dsp.loudness import LoudnessMeter
+
+    fs, data = audio.sample_rate, audio.data
+    meter = LoudnessMeter(fs, audio.channels)
+    meter.process(data)
+    tp = TruePeakMeter(fs, audio.channels)
+    tp.process(data)
+    tp.flush()  # the last samples still sit in the interpolator
+    peak = float(np.max(np.abs(data))) if data.size else 0.0
+    return {
+        "integrated_lufs": _finite(meter.integrated_lufs),
+        "loudness_range_lu": _finite(meter.loudness_range_lu),
+        "momentary_max_lufs": _finite(meter.momentary_max_lufs),
+        "short_term_max_lufs": _finite(meter.short_term_max_lufs),
+        "true_peak_dbtp": _finite(tp.max_dbtp),
+        "sample_peak_dbfs": _finite(20 * math.log10(peak) if peak > 0 else -math.inf),
+        "duration_s": round(audio.duration_s, 3),
+        "sample_rate": fs,
+        "channels": audio.channels,
+    }

@@ -1,0 +1,223 @@
+"""Reading and writing audio files safely.
+
+Reading refuses what would silently give wrong audio: unknown formats,
+truncated files, NaN/Inf samples.  Writing goes to a temporary name in the
+destination folder and is renamed over the target only when complete, so a
+failed run never leaves a half-written file, and the input is never the output.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from collections.abc import Iterator
+
+import numpy as np
+import soundfile as sf
+
+from host.errors import AudioFileError
+
+#: extension -> (libsndfile format, subtypes by bit depth)
+FORMATS: dict[str, tuple[str, dict[str, str]]] = {
+    ".wav": ("WAV", {"16": "PCM_16", "24": "PCM_24", "32f": "FLOAT"}),
+    ".flac": ("FLAC", {"16": "PCM_16", "24": "PCM_24"}),
+    ".aif": ("AIFF", {"16": "PCM_16", "24": "PCM_24", "32f": "FLOAT"}),
+    ".aiff": ("AIFF", {"16": "PCM_16", "24": "PCM_24", "32f": "FLOAT"}),
+}
+BIT_DEPTHS = ("16", "24", "32f")
+
+
+@dataclass
+class Audio:
+    """Planar float32 audio, shape (channels, frames), at ``sample_rate`` Hz."""
+
+    data: np.ndarray
+    sample_rate: int
+    path: Path | None = None
+    subtype: str | None = None
+
+    @property
+    def channels(self) -> int:
+        return int(self.data.shape[0])
+
+    @property
+    def frames(self) -> int:
+        return int(self.data.shape[1])
+
+    @property
+    def duration_s(self) -> float:
+        return self.frames / self.sample_rate
+
+
+def _wav_truncation(path: Path) -> str | None:
+    """For RIFF/WAVE files: a message if the data chunk claims more bytes than
+    the file holds (libsndfile would quietly read the shorter file)."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] not in (b"RIFF", b"RF64") or head[8:12] != b"WAVE":
+            return None
+        if head[:4] == b"RF64":
+            return None  # 64-bit sizes live in the ds64 chunk; libsndfile checks them
+        pos = 12
+        while pos + 8 <= size:
+            f.seek(pos)
+            cid, clen = struct.unpack("<4sI", f.read(8))
+            if cid == b"data":
+                if pos + 8 + clen > size:
+                    missing = pos + 8 + clen - size
+                    return f"truncated: its data chunk is {missing} bytes short"
+                return None
+            pos += 8 + clen + (clen & 1)
+        return "truncated: no complete data chunk"
+
+
+def read_audio(path: str | os.PathLike, *, allow_nonfinite: bool = False) -> Audio:
+    """Read an audio file as planar float32.
+
+    Raises
+    ------
+    AudioFileError
+        Missing, unreadable, truncated or unknown-format file, or one holding
+        NaN/Inf samples (unless ``allow_nonfinite``).  The message names the file.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise AudioFileError(f"{p}: no such file")
+    if p.is_dir():
+        raise AudioFileError(f"{p}: is a folder, expected an audio file")
+    try:
+        info = sf.info(str(p))
+    except Exception as exc:  # libsndfile says why in its own words
+        raise AudioFileError(f"{p}: not a readable audio file ({_reason(exc)})") from None
+    trunc = _wav_truncation(p)
+    if trunc:
+        raise AudioFileError(f"{p}: {trunc}")
+    try:
+        data, rate = sf.read(str(p), dtype="float32", always_2d=True)
+    except Exception as exc:
+        raise AudioFileError(f"{p}: cannot decode audio ({_reason(exc)})") from None
+    if info.frames > 0 and data.shape[0] < info.frames:
+        raise AudioFileError(
+            f"{p}: truncated: header says {info.frames} frames, only {data.shape[0]} decode"
+        )
+    if data.shape[0] == 0:
+        raise AudioFileError(f"{p}: holds no audio frames")
+    planar = np.ascontiguousarray(data.T)
+    if not allow_nonfinite:
+        bad = ~np.isfinite(planar)
+        if bad.any():
+            ch, idx = np.argwhere(bad)[0]
+            raise AudioFileError(
+                f"{p}: {int(bad.sum())} NaN/Inf samples (first at channel {ch + 1}, "
+                f"{idx / rate:.3f} s); expected finite audio"
+            )
+    return Audio(planar, int(rate), p, info.subtype)
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    msg = text[-1] if text else exc.__class__.__name__
+    return msg.split(": ", 1)[-1] if msg.startswith("Error opening") else msg
+
+
+def output_format(path: str | os.PathLike, bit_depth: str) -> tuple[str, str]:
+    """(format, subtype) for ``path``'s extension and ``bit_depth`` ("16", "24", "32f")."""
+    p = Path(path)
+    ext = p.suffix.lower()
+    if ext not in FORMATS:
+        known = ", ".join(sorted(FORMATS))
+        raise AudioFileError(f"{p}: unknown output format {ext or '(no extension)'!r}; "
+                             f"expected one of {known}")
+    fmt, subtypes = FORMATS[ext]
+    if bit_depth not in BIT_DEPTHS:
+        raise AudioFileError(f"--bit-depth: expected one of 16, 24, 32f, got {bit_depth!r}")
+    if bit_depth not in subtypes:
+        raise AudioFileError(f"{p}: {fmt} cannot store {bit_depth}-bit audio; "
+                             f"expected one of {', '.join(subtypes)}")
+    return fmt, subtypes[bit_depth]
+
+
+def check_distinct(src: str | os.PathLike, dst: str | os.PathLike) -> None:
+    """Refuse to write over an input."""
+    s, d = Path(src), Path(dst)
+    same = s.resolve() == d.resolve()
+    if not same and d.exists():
+        try:
+            same = os.path.samefile(s, d)
+        except OSError:
+            same = False
+    if same:
+        raise AudioFileError(f"{d}: is the input file; choose another output name")
+
+
+def check_writable(dst: str | os.PathLike) -> None:
+    """Fail early, before any processing, if ``dst`` cannot be created."""
+    d = Path(dst)
+    folder = d.parent if str(d.parent) else Path(".")
+    if not folder.is_dir():
+        raise AudioFileError(f"{d}: folder {folder} does not exist")
+    if d.is_dir():
+        raise AudioFileError(f"{d}: is a folder, expected a file name")
+    if d.exists() and not os.access(d, os.W_OK):
+        raise AudioFileError(f"{d}: not writable (permission denied)")
+    try:  # the only sure test, whoever we run as: create a file there
+        fd, probe = tempfile.mkstemp(prefix=f".{d.name}.", suffix=".probe", dir=str(folder))
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise AudioFileError(f"{d}: cannot write in {folder} ({exc.strerror})") from None
+
+
+@contextmanager
+def atomic_path(dst: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``dst``; rename it to ``dst`` on success,
+    delete it on any failure."""
+    d = Path(dst)
+    check_writable(d)
+    fd, tmp = tempfile.mkstemp(prefix=f".{d.name}.", suffix=".part" + d.suffix,
+                               dir=str(d.parent if str(d.parent) else "."))
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, d)
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+
+
+def write_audio(dst: str | os.PathLike, data: np.ndarray, sample_rate: int,
+                bit_depth: str) -> None:
+    """Write planar audio atomically.
+
+    For "16" and "24", ``data`` must already be quantised (dithered) to the grid
+    ``k / 2**(bits-1)``; it is converted to integers exactly.  "32f" writes
+    float32 as is.
+    """
+    fmt, subtype = output_format(dst, bit_depth)
+    if bit_depth == "32f":
+        frames = np.ascontiguousarray(data.T, dtype=np.float32)
+    else:
+        bits = int(bit_depth)
+        k = np.rint(data.astype(np.float64) * 2.0 ** (bits - 1))
+        np.clip(k, -(2 ** (bits - 1)), 2 ** (bits - 1) - 1, out=k)
+        if bits == 16:
+            frames = np.ascontiguousarray(k.T.astype(np.int16))
+        else:  # libsndfile takes the top 24 bits of an int32
+            frames = np.ascontiguousarray(k.T.astype(np.int32) << (32 - bits))
+    try:
+        with atomic_path(dst) as tmp:
+            with sf.SoundFile(str(tmp), "w", samplerate=int(sample_rate),
+                              channels=data.shape[0], format=fmt, subtype=subtype) as f:
+                f.write(frames)
+    except AudioFileError:
+        raise
+    except OSError as exc:
+        raise AudioFileError(f"{dst}: cannot write ({exc.strerror or exc})") from None
+    except Exception as exc:
+        raise AudioFileError(f"{dst}: cannot write ({_reason(exc)})") from None

@@ -1,0 +1,299 @@
+"""Chain and session files (TOML) -> validated dataclasses.
+
+Every error names the file, the key path (``chain[2].ratio``) and what was
+expected, in physical units, and nothing is clamped silently.
+
+A chain file::
+
+    [master]                 # optional defaults for `outboard master`
+    target_lufs = -14.0      # LUFS, -40..-5
+    ceiling_dbtp = -1.0      # dBTP, -20..0
+
+    [[chain]]
+    kind = "eq"              # eq | compressor | limiter | gain
+    name = "tone"            # optional label for reports
+    bands = [
+      { type = "highpass", freq_hz = 25.0, order = 4, family = "butterworth" },
+      { type = "peak", freq_hz = 3000.0, gain_db = 1.0, q = 0.8 },
+    ]
+
+    [[chain]]
+    kind = "compressor"
+    threshold_db = -20.0
+    ratio = 2.0
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from host.errors import ConfigError
+
+Number = (int, float)
+
+
+@dataclass(frozen=True)
+class Param:
+    """One key of a table: its type, range and unit, for checking and messages."""
+
+    kind: str                      # "number" | "int" | "choice" | "bool" | "str"
+    lo: float | None = None
+    hi: float | None = None
+    unit: str = ""
+    default: Any = None
+    choices: tuple = ()
+    required: bool = False
+    zero_ok: bool = False          # 0 allowed as "off" besides lo..hi
+
+    def describe(self) -> str:
+        if self.kind in ("number", "int"):
+            what = "an integer" if self.kind == "int" else "a number"
+            rng = f" {_fmt(self.lo)}..{_fmt(self.hi)}" if self.lo is not None else ""
+            off = " (or 0 for off)" if self.zero_ok else ""
+            unit = f" {self.unit}" if self.unit else ""
+            return f"{what}{rng}{unit}{off}"
+        if self.kind == "choice":
+            return "one of " + ", ".join(repr(c) for c in self.choices)
+        if self.kind == "bool":
+            return "true or false"
+        return "a string"
+
+
+def _fmt(v: float | None) -> str:
+    return "" if v is None else (str(int(v)) if float(v).is_integer() else str(v))
+
+
+EQ_TYPES = ("peak", "lowshelf", "highshelf", "lowpass", "highpass", "bandpass", "notch",
+            "allpass")
+BAND = {
+    "type": Param("choice", choices=EQ_TYPES, required=True),
+    "freq_hz": Param("number", 10.0, 40000.0, "Hz", required=True),
+    "gain_db": Param("number", -24.0, 24.0, "dB", 0.0),
+    "q": Param("number", 0.1, 30.0, "", 0.7071),
+    "slope": Param("number", 0.1, 1.0, "(shelf slope S)"),
+    "order": Param("int", 1, 8, "", 2),
+    "family": Param("choice", choices=("rbj", "butterworth", "linkwitz-riley")),
+}
+COMMON = {
+    "kind": Param("choice", choices=("eq", "compressor", "limiter", "gain"), required=True),
+    "name": Param("str"),
+    "bypass": Param("bool", default=False),
+}
+KINDS: dict[str, dict[str, Param]] = {
+    "eq": {"bands": Param("bands", required=True)},
+    "compressor": {
+        "threshold_db": Param("number", -60.0, 0.0, "dBFS", -18.0),
+        "ratio": Param("number", 1.0, 100.0, "(ratio)", 2.0),
+        "knee_db": Param("number", 0.0, 24.0, "dB", 6.0),
+        "attack_ms": Param("number", 0.01, 500.0, "ms", 10.0),
+        "release_ms": Param("number", 1.0, 5000.0, "ms", 100.0),
+        "makeup_db": Param("number", -24.0, 24.0, "dB", 0.0),
+        "detector": Param("choice", choices=("peak", "rms"), default="peak"),
+        "rms_window_ms": Param("number", 1.0, 300.0, "ms", 10.0),
+        "stereo_link": Param("number", 0.0, 1.0, "(0 = unlinked, 1 = linked)", 1.0),
+        "mode": Param("choice", choices=("stereo", "mid-side"), default="stereo"),
+        "sidechain_hpf_hz": Param("number", 20.0, 500.0, "Hz", 0.0, zero_ok=True),
+    },
+    "limiter": {
+        "ceiling_dbtp": Param("number", -20.0, 0.0, "dBTP", -1.0),
+        "release_ms": Param("number", 1.0, 1000.0, "ms", 50.0),
+        "lookahead_ms": Param("number", 0.5, 10.0, "ms", 1.5),
+    },
+    "gain": {"gain_db": Param("number", -48.0, 48.0, "dB", 0.0, required=True)},
+}
+MASTER = {
+    "target_lufs": Param("number", -40.0, -5.0, "LUFS"),
+    "ceiling_dbtp": Param("number", -20.0, 0.0, "dBTP"),
+    "bit_depth": Param("choice", choices=("16", "24", "32f")),
+    "sample_rate": Param("int", 8000, 384000, "Hz"),
+    "dither": Param("choice", choices=("none", "first-order", "wannamaker9")),
+}
+
+
+@dataclass
+class Insert:
+    """One insert of a chain: ``kind`` plus its validated parameters."""
+
+    kind: str
+    name: str
+    params: dict[str, Any]
+    bypass: bool = False
+    bands: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class ChainConfig:
+    inserts: list[Insert]
+    master: dict[str, Any]
+    path: Path | None = None
+
+
+class _Ctx:
+    def __init__(self, source: str):
+        self.source = source
+
+    def fail(self, key: str, msg: str) -> ConfigError:
+        return ConfigError(f"{self.source}: {key}: {msg}")
+
+
+def _check_value(ctx: _Ctx, key: str, p: Param, v: Any) -> Any:
+    bad = ctx.fail(key, f"expected {p.describe()}, got {v!r}")
+    if p.kind in ("number", "int"):
+        if isinstance(v, bool) or not isinstance(v, Number):
+            raise bad
+        if p.kind == "int" and not (isinstance(v, int) or float(v).is_integer()):
+            raise bad
+        if not math.isfinite(v):
+            raise bad
+        if p.zero_ok and v == 0:
+            return 0
+        if (p.lo is not None and v < p.lo) or (p.hi is not None and v > p.hi):
+            raise bad
+        return int(v) if p.kind == "int" else float(v)
+    if p.kind == "choice":
+        if isinstance(v, int) and not isinstance(v, bool) and str(v) in p.choices:
+            return str(v)
+        if v not in p.choices:
+            raise bad
+        return v
+    if p.kind == "bool":
+        if not isinstance(v, bool):
+            raise bad
+        return v
+    if p.kind == "str":
+        if not isinstance(v, str):
+            raise bad
+        return v
+    raise AssertionError(p.kind)
+
+
+def _check_table(ctx: _Ctx, prefix: str, table: Any, schema: dict[str, Param]) -> dict[str, Any]:
+    if not isinstance(table, dict):
+        raise ctx.fail(prefix, f"expected a table, got {table!r}")
+    out: dict[str, Any] = {}
+    for k in table:
+        if k not in schema:
+            near = difflib.get_close_matches(k, list(schema), n=1)
+            hint = f"; did you mean {near[0]!r}?" if near else ""
+            raise ctx.fail(f"{prefix}.{k}" if prefix else k,
+                           f"unknown key (expected one of {', '.join(schema)}){hint}")
+    for k, p in schema.items():
+        key = f"{prefix}.{k}" if prefix else k
+        if k in table:
+            if p.kind == "bands":
+                continue
+            out[k] = _check_value(ctx, key, p, table[k])
+        elif p.required:
+            raise ctx.fail(key, f"missing; expected {p.describe()}")
+        elif p.default is not None:
+            out[k] = p.default
+    return out
+
+
+def _check_band(ctx: _Ctx, key: str, band: Any) -> dict[str, Any]:
+    b = _check_table(ctx, key, band, BAND)
+    t = b["type"]
+    if t in ("lowpass", "highpass"):
+        fam = b.get("family") or ("butterworth" if b["order"] != 2 else "rbj")
+        b["family"] = fam
+        if fam == "rbj" and b["order"] != 2:
+            raise ctx.fail(f"{key}.order", "expected 2 for family 'rbj' (use butterworth or "
+                           "linkwitz-riley for other orders)")
+        if fam == "butterworth" and not 2 <= b["order"] <= 8:
+            raise ctx.fail(f"{key}.order", f"expected an integer 2..8, got {b['order']}")
+        if fam == "linkwitz-riley" and b["order"] not in (2, 4, 6, 8):
+            raise ctx.fail(f"{key}.order", f"expected 2, 4, 6 or 8 for linkwitz-riley, "
+                           f"got {b['order']}")
+    else:
+        for k in ("order", "family"):
+            if k in band:
+                raise ctx.fail(f"{key}.{k}", f"only for lowpass/highpass bands, not {t!r}")
+        b.pop("order", None)
+        if "slope" in band and t not in ("lowshelf", "highshelf"):
+            raise ctx.fail(f"{key}.slope", f"only for lowshelf/highshelf bands, not {t!r}")
+    return b
+
+
+def parse_chain(data: dict[str, Any], source: str = "<chain>") -> ChainConfig:
+    """Validate a parsed chain table (``[master]`` and ``[[chain]]``)."""
+    ctx = _Ctx(source)
+    top = {"master": Param("table"), "chain": Param("array")}
+    for k in data:
+        if k not in top:
+            near = difflib.get_close_matches(k, list(top), n=1)
+            hint = f"; did you mean {near[0]!r}?" if near else ""
+            raise ctx.fail(k, f"unknown key (expected master, chain){hint}")
+    master = _check_table(ctx, "master", data.get("master", {}), MASTER)
+    chain = data.get("chain", [])
+    if not isinstance(chain, list):
+        raise ctx.fail("chain", "expected an array of tables ([[chain]])")
+    inserts: list[Insert] = []
+    for i, raw in enumerate(chain):
+        key = f"chain[{i}]"
+        if not isinstance(raw, dict):
+            raise ctx.fail(key, f"expected a table, got {raw!r}")
+        kind = raw.get("kind")
+        if kind is None:
+            raise ctx.fail(f"{key}.kind", f"missing; expected {COMMON['kind'].describe()}")
+        _check_value(ctx, f"{key}.kind", COMMON["kind"], kind)
+        schema = {**COMMON, **KINDS[kind]}
+        params = _check_table(ctx, key, raw, schema)
+        bands: list[dict[str, Any]] = []
+        if kind == "eq":
+            rb = raw["bands"]
+            if not isinstance(rb, list) or not rb:
+                raise ctx.fail(f"{key}.bands", "expected a non-empty array of band tables")
+            if len(rb) > 16:
+                raise ctx.fail(f"{key}.bands", f"expected at most 16 bands, got {len(rb)}")
+            bands = [_check_band(ctx, f"{key}.bands[{j}]", b) for j, b in enumerate(rb)]
+        name = params.pop("name", None) or f"{kind}{i + 1}"
+        bypass = params.pop("bypass", False)
+        params.pop("kind")
+        inserts.append(Insert(kind, name, params, bypass, bands))
+    return ChainConfig(inserts, master)
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    p = Path(path)
+    try:
+        text = p.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: no such file") from None
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read ({exc.strerror})") from None
+    try:
+        return tomllib.loads(text.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{p}: not UTF-8 text; expected a TOML file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{p}: TOML syntax error: {exc}") from None
+
+
+def load_chain(path: str | Path) -> ChainConfig:
+    """Read and validate a chain file; raises ConfigError naming file and key."""
+    cfg = parse_chain(load_toml(path), str(path))
+    cfg.path = Path(path)
+    return cfg
+
+
+#: the chain `outboard master` uses when none is given: a subsonic high-pass,
+#: gentle glue compression, and the final true-peak limiter.
+DEFAULT_CHAIN = {
+    "chain": [
+        {"kind": "eq", "name": "subsonic", "bands": [
+            {"type": "highpass", "freq_hz": 20.0, "order": 4, "family": "butterworth"}]},
+        {"kind": "compressor", "name": "glue", "threshold_db": -18.0, "ratio": 1.5,
+         "knee_db": 6.0, "attack_ms": 30.0, "release_ms": 200.0, "detector": "rms",
+         "rms_window_ms": 50.0},
+        {"kind": "limiter", "name": "limiter", "ceiling_dbtp": -1.0, "release_ms": 50.0},
+    ]
+}
+
+
+def default_chain() -> ChainConfig:
+    return parse_chain(DEFAULT_CHAIN, "<default chain>")

@@ -1,0 +1,215 @@
+"""Offline mastering: chain, loudness target, true-peak ceiling, rate, dither.
+
+The order of work, all at the output sample rate:
+
+1. read and check the input; convert its rate with soxr (VHQ) if asked;
+2. run the chain's inserts up to its final limiter (EQ, compression...);
+3. find the gain before the limiter that puts the limited program at the
+   target integrated loudness (secant iterations on the measured loudness:
+   the limiter makes loudness a non-linear function of that gain);
+4. limit to the true-peak ceiling (the chain's last limiter, or one added);
+5. dither to 16 or 24 bits (or keep 32-bit float) and write atomically;
+6. read the written file back and measure it for the report.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from host.analysis import analyze_audio
+from host.audiofile import (
+    check_distinct,
+    check_writable,
+    output_format,
+    read_audio,
+    write_audio,
+)
+from host.chain import Chain
+from host.config import ChainConfig, Insert, default_chain
+from host.errors import OutboardError
+
+#: the loudness is reached when within this of the target (LU)
+LOUDNESS_TOLERANCE_LU = 0.05
+#: more gain than this before the limiter is not mastering any more
+MAX_GAIN_DB = 30.0
+
+
+@dataclass
+class MasterSettings:
+    target_lufs: float | None = None      # LUFS; None: keep the chain's level
+    ceiling_dbtp: float = -1.0            # dBTP
+    bit_depth: str = "24"                 # "16" | "24" | "32f"
+    sample_rate: int | None = None        # Hz; None: keep the input's
+    dither: str = "wannamaker9"           # shaping for 16-bit; 24-bit uses flat TPDF
+
+
+@dataclass
+class MasterResult:
+    output: Path
+    gain_db: float
+    iterations: int
+    target_reached: bool
+    note: str
+    input_analysis: dict
+    output_analysis: dict
+    stages: list[dict] = field(default_factory=list)
+    settings: dict = field(default_factory=dict)
+
+    def report(self) -> dict:
+        return {
+            "output": str(self.output),
+            "settings": self.settings,
+            "loudness_gain_db": round(self.gain_db, 2),
+            "iterations": self.iterations,
+            "target_reached": self.target_reached,
+            "note": self.note,
+            "chain": self.stages,
+            "input": self.input_analysis,
+            "output_analysis": self.output_analysis,
+        }
+
+
+def _split_limiter(config: ChainConfig, ceiling_dbtp: float) -> tuple[ChainConfig, Insert]:
+    """The chain before the final limiter, and the final limiter (added if the
+    chain does not end in one) set to the ceiling."""
+    inserts = [i for i in config.inserts if not i.bypass]
+    if inserts and inserts[-1].kind == "limiter":
+        lim = inserts[-1]
+        pre = inserts[:-1]
+        params = dict(lim.params, ceiling_dbtp=ceiling_dbtp)
+        lim = Insert("limiter", lim.name, params)
+    else:
+        pre = inserts
+        lim = Insert("limiter", "final limiter",
+                     {"ceiling_dbtp": ceiling_dbtp, "release_ms": 50.0, "lookahead_ms": 1.5})
+    return ChainConfig(pre, config.master), lim
+
+
+def _integrated(data: np.ndarray, fs: int) -> float:
+    from host.dsp.loudness import LoudnessMeter
+
+    m = LoudnessMeter(fs, data.shape[0])
+    m.process(data)
+    return float(m.integrated_lufs)
+
+
+def master(
+    src: str | Path,
+    dst: str | Path,
+    config: ChainConfig | None = None,
+    settings: MasterSettings | None = None,
+    progress: Callable[[str, float], None] | None = None,
+) -> MasterResult:
+    """Master ``src`` into ``dst``; see the module docstring for the steps.
+
+    ``progress(stage, fraction)`` is called as work advances (fraction 0..1).
+    Raises OutboardError (naming the file or setting) on bad input; nothing is
+    written unless the whole render succeeded.
+    """
+    config = config or default_chain()
+    st = settings or MasterSettings()
+    check_distinct(src, dst)
+    output_format(dst, st.bit_depth)
+    check_writable(dst)
+    say = progress or (lambda stage, frac: None)
+
+    audio = read_audio(src)
+    say("read", 1.0)
+    fs = st.sample_rate or audio.sample_rate
+    data = audio.data
+    if fs != audio.sample_rate:
+        import soxr
+
+        data = np.ascontiguousarray(
+            soxr.resample(data.T, audio.sample_rate, fs, quality="VHQ").T, dtype=np.float32
+        )
+    say("resample", 1.0)
+
+    pre_cfg, lim_ins = _split_limiter(config, st.ceiling_dbtp)
+    try:
+        pre = Chain(pre_cfg, fs, audio.channels)
+        lim_chain = Chain(ChainConfig([lim_ins], {}), fs, audio.channels)
+    except ValueError as exc:
+        raise OutboardError(f"chain: {exc}") from None
+    n = data.shape[1]
+    total = max(1, n * max(1, len(pre.stages)))
+    done = [0]
+
+    def tick(frames: int) -> None:
+        done[0] += frames
+        say("chain", min(1.0, done[0] / total))
+
+    y = pre.process_aligned(data, progress=tick)
+    base = _integrated(y, fs)
+
+    def limited(gain_db: float) -> np.ndarray:
+        lim_chain.reset()
+        z = y * np.float32(10 ** (gain_db / 20))
+        return lim_chain.process_aligned(z)
+
+    iterations, note, reached = 0, "", True
+    if st.target_lufs is None:
+        gain = 0.0
+        z = limited(gain)
+    elif not math.isfinite(base):
+        raise OutboardError(f"{src}: the program is silent (or shorter than 400 ms); "
+                            "no loudness to bring to the target")
+    else:
+        gain = st.target_lufs - base
+        history: list[tuple[float, float]] = []
+        while True:
+            gain = min(gain, MAX_GAIN_DB)
+            z = limited(gain)
+            level = _integrated(z, fs)
+            iterations += 1
+            history.append((gain, level))
+            err = st.target_lufs - level
+            say("loudness", min(1.0, iterations / 6))
+            if abs(err) <= LOUDNESS_TOLERANCE_LU:
+                break
+            if iterations >= 12 or (gain >= MAX_GAIN_DB and err > 0):
+                break
+            if len(history) >= 2 and history[-1][1] != history[-2][1]:
+                (g0, l0), (g1, l1) = history[-2], history[-1]
+                slope = (l1 - l0) / (g1 - g0) if g1 != g0 else 1.0
+                slope = min(max(slope, 0.05), 1.0)
+                if slope <= 0.06 and err > 0:
+                    break  # more gain only adds limiting, not loudness
+                gain = g1 + err / slope
+            else:
+                gain += err
+        reached = abs(err) <= 0.5
+        if not reached:
+            note = (f"the material does not allow {st.target_lufs:.1f} LUFS under a "
+                    f"{st.ceiling_dbtp:.1f} dBTP ceiling: reached {level:.2f} LUFS")
+    say("loudness", 1.0)
+
+    if st.bit_depth != "32f":
+        from host.dsp.dither import Dither
+
+        shaping = st.dither if st.bit_depth == "16" else "none"
+        z = Dither(z.shape[0], int(st.bit_depth), shaping).process(z)
+    write_audio(dst, z, fs, st.bit_depth)
+    say("write", 1.0)
+
+    out = read_audio(dst)
+    stages = [{"name": s.insert.name, "kind": s.insert.kind, "params": s.insert.params,
+               "bands": s.insert.bands or None,
+               "max_gain_reduction_db": round(s.max_gain_reduction_db, 2)
+               if s.is_dynamics else None}
+              for s in pre.stages + lim_chain.stages]
+    return MasterResult(
+        output=Path(dst), gain_db=gain, iterations=iterations, target_reached=reached,
+        note=note, input_analysis=analyze_audio(audio), output_analysis=analyze_audio(out),
+        stages=stages,
+        settings={"target_lufs": st.target_lufs, "ceiling_dbtp": st.ceiling_dbtp,
+                  "bit_depth": st.bit_depth, "sample_rate": fs, "dither": st.dither
+                  if st.bit_depth == "16" else ("tpdf" if st.bit_depth == "24" else "none")},
+    )
+
+

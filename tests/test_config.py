@@ -1,0 +1,83 @@
+"""Chain files: every error names the file, the key path and what was expected."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from host.config import load_chain, parse_chain
+from host.errors import ConfigError
+
+CONFIGS = sorted((Path(__file__).parent.parent / "configs").glob("*.toml"))
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+def test_shipped_chain_files_validate(path):
+    cfg = load_chain(path)
+    assert cfg.inserts, path
+
+
+def write(tmp_path, text: str) -> Path:
+    p = tmp_path / "chain.toml"
+    p.write_text(text)
+    return p
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ('[[chain]]\nkind = "compressor"\ntreshold_db = -20\n',
+         "chain[0].treshold_db: unknown key"),
+        ('[[chain]]\nkind = "compressor"\nratio = 0.5\n',
+         "chain[0].ratio: expected a number 1..100"),
+        ('[[chain]]\nkind = "compressor"\nthreshold_db = "loud"\n',
+         "chain[0].threshold_db: expected a number -60..0 dBFS"),
+        ('[[chain]]\nkind = "reverb"\n', "chain[0].kind: expected one of 'eq'"),
+        ('[[chain]]\nratio = 2\n', "chain[0].kind: missing"),
+        ('[[chain]]\nkind = "limiter"\nceiling_dbtp = 1.5\n',
+         "chain[0].ceiling_dbtp: expected a number -20..0 dBTP, got 1.5"),
+        ('[[chain]]\nkind = "eq"\nbands = [{ type = "peak", freq_hz = 5 }]\n',
+         "chain[0].bands[0].freq_hz: expected a number 10..40000 Hz, got 5"),
+        ('[[chain]]\nkind = "eq"\nbands = [{ type = "highpass", freq_hz = 30, order = 5,'
+         ' family = "linkwitz-riley" }]\n', "chain[0].bands[0].order: expected 2, 4, 6 or 8"),
+        ('[[chain]]\nkind = "eq"\nbands = []\n', "chain[0].bands: expected a non-empty array"),
+        ('[[chain]]\nkind = "eq"\nbands = [{ type = "peak", freq_hz = 100, order = 4 }]\n',
+         "chain[0].bands[0].order: only for lowpass/highpass"),
+        ('[master]\ntarget_lufs = 3\n', "master.target_lufs: expected a number -40..-5 LUFS"),
+        ('[mastr]\ntarget_lufs = -14\n', "mastr: unknown key (expected master, chain); "
+         "did you mean 'master'?"),
+        ("[[chain]\nkind = 'eq'\n", "TOML syntax error"),
+    ],
+)
+def test_bad_chain_file_error_names_file_and_key(tmp_path, text, needle):
+    p = write(tmp_path, text)
+    with pytest.raises(ConfigError) as err:
+        load_chain(p)
+    msg = str(err.value)
+    assert msg.startswith(f"{p}: ")
+    assert needle in msg
+    assert "\n" not in msg
+
+
+def test_misspelt_key_gets_a_suggestion(tmp_path):
+    p = write(tmp_path, '[[chain]]\nkind = "compressor"\nattack = 5\n')
+    with pytest.raises(ConfigError, match="did you mean 'attack_ms'"):
+        load_chain(p)
+
+
+def test_missing_chain_file_is_named(tmp_path):
+    with pytest.raises(ConfigError, match="nope.toml: no such file"):
+        load_chain(tmp_path / "nope.toml")
+
+
+def test_defaults_fill_unset_parameters():
+    cfg = parse_chain({"chain": [{"kind": "compressor", "ratio": 4}]})
+    p = cfg.inserts[0].params
+    assert p["ratio"] == 4.0 and p["threshold_db"] == -18.0 and p["detector"] == "peak"
+    assert cfg.inserts[0].name == "compressor1"
+
+
+def test_values_are_not_clamped_silently():
+    with pytest.raises(ConfigError, match="knee_db: expected a number 0..24 dB, got 30"):
+        parse_chain({"chain": [{"kind": "compressor", "knee_db": 30}]}, "x.toml")

@@ -53,13 +53,15 @@ def main() -> int:
     from rich.table import Table
 
     t = Table(title="outboard vs the alternative (same run; higher ratio = outboard faster)")
-    for col in ("benchmark", "outboard Msamples/s", "cycles/sample", "reference",
-                "ref Msamples/s", "ratio"):
+    for col in ("benchmark", "outboard Msamples/s", "cycles/sample", "us/call", "reference",
+                "ref Msamples/s", "ref us/call", "ratio"):
         t.add_column(col, justify="left" if col in ("benchmark", "reference") else "right")
     for r in rows:
         cyc = "-" if hz is None else f"{hz / r.ours_rate:.1f}"
         ratio = "-" if r.speedup is None else f"{r.speedup:.2f}x"
-        t.add_row(r.name, msps(r.ours_rate), cyc, r.ref_name, msps(r.ref_rate), ratio)
+        ref_us = "-" if r.ref_s is None else f"{r.ref_s * 1e6:,.1f}"
+        t.add_row(r.name, msps(r.ours_rate), cyc, f"{r.ours_s * 1e6:,.1f}", r.ref_name,
+                  msps(r.ref_rate), ref_us, ratio)
     Console().print(t)
     if hz:
         print(f"cycles from the nominal clock {hz / 1e9:.2f} GHz (no turbo/frequency data)")

@@ -651,11 +651,13 @@ void ob_biquad_process(ob_biquad *st, float **ch, int nch, int frames)
                 for (int i = 0; i < n; i++)
                     buf[i] = (v2d){xa[off + i], 0.0};
             run_segment(st, p, buf, n, off);
+            /* A decaying output below OB_DENORMAL_LIMIT (-600 dB) leaves as
+             * exact 0, never as a float32 denormal for the next stage. */
             for (int i = 0; i < n; i++)
-                xa[off + i] = (float)buf[i][0];
+                xa[off + i] = (float)ob_flush(buf[i][0]);
             if (xb)
                 for (int i = 0; i < n; i++)
-                    xb[off + i] = (float)buf[i][1];
+                    xb[off + i] = (float)ob_flush(buf[i][1]);
             off += n;
             phase += n;
             if (phase == BQ_SEG) {

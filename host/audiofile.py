@@ -100,7 +100,8 @@ def read_audio(path: str | os.PathLike, *, allow_nonfinite: bool = False) -> Aud
     try:
         data, rate = sf.read(str(p), dtype="float32", always_2d=True)
     except Exception as exc:
-        raise AudioFileError(f"{p}: cannot decode audio ({_reason(exc)})") from None
+        raise AudioFileError(f"{p}: cannot decode audio ({_reason(exc)}); the file is "
+                             "truncated or corrupted") from None
     if info.frames > 0 and data.shape[0] < info.frames:
         raise AudioFileError(
             f"{p}: truncated: header says {info.frames} frames, only {data.shape[0]} decode"
@@ -122,7 +123,9 @@ def read_audio(path: str | os.PathLike, *, allow_nonfinite: bool = False) -> Aud
 def _reason(exc: Exception) -> str:
     text = str(exc).strip().splitlines()
     msg = text[-1] if text else exc.__class__.__name__
-    return msg.split(": ", 1)[-1] if msg.startswith("Error opening") else msg
+    if msg.startswith("Error opening"):
+        msg = msg.split(": ", 1)[-1]
+    return msg.removeprefix("Error : ").rstrip(".")
 
 
 def output_format(path: str | os.PathLike, bit_depth: str) -> tuple[str, str]:

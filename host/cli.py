@@ -155,7 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("output", type=Path, metavar="OUT", help=".wav, .flac, .aif or .aiff")
     m.add_argument("--chain", type=Path, help="chain TOML (default: high-pass, glue "
                    "compressor, true-peak limiter)")
-    m.add_argument("--target-lufs", type=_float("LUFS"), help="integrated loudness, -40..-5")
+    m.add_argument("--target-lufs", type=_float("LUFS"), help="integrated loudness, -40..-5 (default: the "
+                   "chain file's [master] value, else no loudness change)")
     m.add_argument("--ceiling-dbtp", type=_float("dBTP"), help="true-peak ceiling, -20..0 "
                    "(default -1)")
     m.add_argument("--bit-depth", choices=["16", "24", "32f"], help="default 24")

@@ -148,6 +148,11 @@ def bad_inputs(tmp_path: Path) -> dict[str, tuple[list, str]]:
     text.write_text("these are not samples\n" * 20)
     trunc = tmp_path / "trunc.wav"
     trunc.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    goodflac = tmp_path / "good.flac"
+    sf.write(goodflac, program(seconds=2.0), 48000, subtype="PCM_16")
+    truncflac = tmp_path / "trunc.flac"
+    truncflac.write_bytes(goodflac.read_bytes()[: goodflac.stat().st_size // 2])
+    goodflac.unlink()
     nan = tmp_path / "nan.wav"
     x = program(seconds=1.0)
     x[1000, 1] = np.nan
@@ -158,6 +163,7 @@ def bad_inputs(tmp_path: Path) -> dict[str, tuple[list, str]]:
     return {
         "unreadable": (["master", text, out], f"{text}: not a readable audio file"),
         "truncated": (["master", trunc, out], f"{trunc}: truncated"),
+        "truncated flac": (["master", truncflac, out], "truncated"),
         "missing": (["master", tmp_path / "nope.wav", out], "nope.wav: no such file"),
         "nan": (["master", nan, out], f"{nan}: 1 NaN/Inf samples (first at channel 2"),
         "same": (["master", good, good], f"{good}: is the input file"),
@@ -176,7 +182,7 @@ def bad_inputs(tmp_path: Path) -> dict[str, tuple[list, str]]:
     }
 
 
-CASES = ["unreadable", "truncated", "missing", "nan", "same", "unknown format", "flac float",
+CASES = ["unreadable", "truncated", "truncated flac", "missing", "nan", "same", "unknown format", "flac float",
          "no folder", "unwritable", "chain range", "target range", "analyze truncated"]
 
 

@@ -155,8 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("output", type=Path, metavar="OUT", help=".wav, .flac, .aif or .aiff")
     m.add_argument("--chain", type=Path, help="chain TOML (default: high-pass, glue "
                    "compressor, true-peak limiter)")
-    m.add_argument("--target-lufs", type=_float("LUFS"), help="integrated loudness, -40..-5 (default: the "
-                   "chain file's [master] value, else no loudness change)")
+    m.add_argument("--target-lufs", type=_float("LUFS"),
+                   help="integrated loudness, -40..-5 (default: the chain file's [master] "
+                   "value, else no loudness change)")
     m.add_argument("--ceiling-dbtp", type=_float("dBTP"), help="true-peak ceiling, -20..0 "
                    "(default -1)")
     m.add_argument("--bit-depth", choices=["16", "24", "32f"], help="default 24")
@@ -164,6 +165,10 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--report", type=Path, help="write a JSON report here")
     m.add_argument("-q", "--quiet", action="store_true", help="no progress, no summary")
     m.set_defaults(func=cmd_master)
+
+    from host.devices import add_devices_parser
+
+    add_devices_parser(sub)
 
     d = sub.add_parser("demo", help="master a synthesized program and show the figures")
     d.add_argument("--out", type=Path, default=Path("out/demo"), help="folder for the files")

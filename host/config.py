@@ -275,8 +275,18 @@ def load_toml(path: str | Path) -> dict[str, Any]:
 
 
 def load_chain(path: str | Path) -> ChainConfig:
-    """Read and validate a chain file; raises ConfigError naming file and key."""
-    cfg = parse_chain(load_toml(path), str(path))
+    """Read and validate a chain file; raises ConfigError naming file and key.
+
+    A session file (one with ``[interface]`` or ``[program]``) is validated
+    whole (host.session) and its chain returned, so a live session's chain can
+    master a file offline."""
+    data = load_toml(path)
+    if "interface" in data or "program" in data:
+        from host.session import parse_session
+
+        cfg = parse_session(data, str(path)).chain
+    else:
+        cfg = parse_chain(data, str(path))
     cfg.path = Path(path)
     return cfg
 

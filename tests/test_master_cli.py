@@ -182,7 +182,8 @@ def bad_inputs(tmp_path: Path) -> dict[str, tuple[list, str]]:
     }
 
 
-CASES = ["unreadable", "truncated", "truncated flac", "missing", "nan", "same", "unknown format", "flac float",
+CASES = ["unreadable", "truncated", "truncated flac", "missing", "nan", "same", "unknown format",
+         "flac float",
          "no folder", "unwritable", "chain range", "target range", "analyze truncated"]
 
 

@@ -1,0 +1,116 @@
+"""Writing a stream to disk from a Python thread, safely.
+
+``Recorder`` pulls interleaved float32 frames from a source (the engine's
+record ring), drops the first ``skip_frames`` (the chain's latency, so the file
+lines up with the program), and writes them to a temporary file beside the
+target.  ``close()`` finishes the file (a valid WAV/FLAC/AIFF whatever
+stopped the stream: end of program, --duration, Ctrl-C) and renames it into
+place; ``abort()`` deletes it.  Not real-time code: it runs beside the audio
+thread and never touches it except through the ring.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from host.audiofile import check_writable, output_format
+from host.errors import AudioFileError
+
+#: what a recording is stored as, by extension (the stream is float32)
+RECORD_DEPTH = {".wav": "32f", ".aif": "32f", ".aiff": "32f", ".flac": "24"}
+
+
+class Recorder:
+    """Background writer of a stream to ``path``.
+
+    Parameters
+    ----------
+    path : Path
+        Target file (.wav, .flac, .aif, .aiff); written under a temporary name.
+    sample_rate : int
+        Hz.
+    channels : int
+        Program channels.
+    pull : callable
+        ``pull(max_frames) -> np.ndarray (frames, channels)``; returns what is
+        available now (possibly 0 frames).  Called from the writer thread only.
+    skip_frames : int
+        Frames to drop at the start (the chain latency).
+    """
+
+    def __init__(self, path: Path, sample_rate: int, channels: int,
+                 pull: Callable[[int], np.ndarray], skip_frames: int = 0):
+        self.path = Path(path)
+        depth = RECORD_DEPTH.get(self.path.suffix.lower())
+        fmt, subtype = output_format(self.path, depth or "32f")
+        check_writable(self.path)
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".part" + self.path.suffix,
+                                   dir=str(self.path.parent))
+        os.close(fd)
+        self.tmp = Path(tmp)
+        self.file = sf.SoundFile(str(self.tmp), "w", samplerate=sample_rate, channels=channels,
+                                 format=fmt, subtype=subtype)
+        self.pull = pull
+        self.skip = skip_frames
+        self.frames_written = 0
+        self.error: str | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="outboard-recorder", daemon=True)
+
+    def start(self) -> Recorder:
+        self._thread.start()
+        return self
+
+    def _drain_once(self) -> int:
+        block = self.pull(8192)
+        n = len(block)
+        if n == 0:
+            return 0
+        if self.skip:
+            drop = min(self.skip, n)
+            block = block[drop:]
+            self.skip -= drop
+        if len(block) and self.error is None:
+            try:
+                self.file.write(block)
+                self.frames_written += len(block)
+            except (OSError, RuntimeError) as exc:  # disk full, I/O error
+                self.error = f"{self.path}: recording stopped: {exc}"
+        return n
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            if self._drain_once() == 0:
+                self._stop.wait(0.02)
+
+    def close(self) -> Path:
+        """Stop the thread, write what is left in the ring, finish and rename."""
+        self._stop.set()
+        self._thread.join()
+        while self._drain_once():
+            pass
+        self.file.close()
+        if self.error:
+            # keep what was written: a valid, shorter file
+            os.replace(self.tmp, self.path)
+            raise AudioFileError(self.error)
+        os.replace(self.tmp, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        self.file.close()
+        self.tmp.unlink(missing_ok=True)
+
+    @property
+    def seconds(self) -> float:
+        return self.frames_written / self.file.samplerate

@@ -1,0 +1,1 @@
+"""The embedded studio: a JACK server on its dummy backend, and virtual gear."""

@@ -1,4 +1,4 @@
-"""Command line: ``outboard analyze | master | demo``.
+"""Command line: ``outboard analyze | master | run | devices | demo``.
 
 Every user error ends in one line on stderr naming the file, key or setting
 and what was expected, and a non-zero exit (2); nothing is half-written.
@@ -118,6 +118,12 @@ def cmd_master(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_run(args: argparse.Namespace) -> int:
+    from host.run import cmd_run
+
+    return cmd_run(args)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from host.demo import run_demo
 
@@ -165,6 +171,17 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--report", type=Path, help="write a JSON report here")
     m.add_argument("-q", "--quiet", action="store_true", help="no progress, no summary")
     m.set_defaults(func=cmd_master)
+
+    r = sub.add_parser("run", help="stream a session live through its chain, with meters")
+    r.add_argument("session", type=Path, metavar="SESSION")
+    r.add_argument("--input", type=Path, help="play this file as the program (default: the "
+                   "interface's live input)")
+    r.add_argument("--record", type=Path, metavar="OUT", help="record the processed program "
+                   "(.wav/.aif: 32-bit float, .flac: 24-bit), aligned with the input")
+    r.add_argument("--duration", type=_float("seconds"), metavar="S",
+                   help="stop after S seconds")
+    r.add_argument("-q", "--quiet", action="store_true", help="no live view")
+    r.set_defaults(func=_cmd_run)
 
     from host.devices import add_devices_parser
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
@@ -38,7 +39,7 @@ def clock(seconds: float) -> str:
 
 
 def render(title: str, position_s: float, total_s: float | None, m: dict,
-           gr_names: list[str], recording: str | None, events: list[str]) -> Table:
+           gr_names: list[str], recording: str | None, events: list[str]) -> Group:
     """One frame of the live view.
 
     ``m`` holds: in_peak_dbfs, out_peak_dbfs (lists per channel),
@@ -47,13 +48,13 @@ def render(title: str, position_s: float, total_s: float | None, m: dict,
     dsp_load, dsp_load_max, nonfinite.
     """
     t = Table.grid(padding=(0, 1))
-    t.add_column(justify="left", min_width=12)
+    t.add_column(justify="left", min_width=12, max_width=24)
     t.add_column()
     t.add_column(justify="right")
     where = clock(position_s) + (f" / {clock(total_s)}" if total_s else "")
-    t.add_row(Text(title, style="bold"), Text(where), "")
+    head = Text(title, style="bold") + Text(f"   {where}")
     if recording:
-        t.add_row("recording", Text(recording, style="red"), "")
+        head += Text(f"\n● rec {recording}", style="red")
     for label, key in (("in", "in_peak_dbfs"), ("out", "out_peak_dbfs")):
         for c, v in enumerate(m.get(key, [])):
             t.add_row(f"{label} {c + 1}", bar(v), fmt_db(v, "dBFS"))
@@ -79,4 +80,4 @@ def render(title: str, position_s: float, total_s: float | None, m: dict,
         t.add_row("NaN/Inf", Text(f"{m['nonfinite']} blocks muted", style="red bold"), "")
     for e in events[-4:]:
         t.add_row("event", Text(e, style="yellow"), "")
-    return t
+    return Group(head, t)

@@ -43,10 +43,13 @@ class Recorder:
         available now (possibly 0 frames).  Called from the writer thread only.
     skip_frames : int
         Frames to drop at the start (the chain latency).
+    limit_frames : int, optional
+        Frames to keep at most (the program's length, so the file ends with it).
     """
 
     def __init__(self, path: Path, sample_rate: int, channels: int,
-                 pull: Callable[[int], np.ndarray], skip_frames: int = 0):
+                 pull: Callable[[int], np.ndarray], skip_frames: int = 0,
+                 limit_frames: int | None = None):
         self.path = Path(path)
         depth = RECORD_DEPTH.get(self.path.suffix.lower())
         fmt, subtype = output_format(self.path, depth or "32f")
@@ -59,6 +62,7 @@ class Recorder:
                                  format=fmt, subtype=subtype)
         self.pull = pull
         self.skip = skip_frames
+        self.limit = limit_frames
         self.frames_written = 0
         self.error: str | None = None
         self._stop = threading.Event()
@@ -77,6 +81,8 @@ class Recorder:
             drop = min(self.skip, n)
             block = block[drop:]
             self.skip -= drop
+        if self.limit is not None:
+            block = block[:max(0, self.limit - self.frames_written)]
         if len(block) and self.error is None:
             try:
                 self.file.write(block)

@@ -1,0 +1,210 @@
+"""``outboard run SESSION``: the chain live, with meters, optionally recording.
+
+The main thread feeds the program from a file (or the stream takes the
+interface's live input), drains the record ring into a file through
+:class:`host.recorder.Recorder`, and redraws the live view; the audio itself
+runs only in the C engine's callback.  Ctrl-C stops cleanly: the stream is
+stopped, what was recorded is finished as a valid file and renamed into place.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from host.errors import OutboardError
+
+FEED_FRAMES = 8192
+REFRESH_S = 0.1
+
+
+@dataclass
+class RunResult:
+    seconds: float
+    stopped_by: str                      # "end" | "duration" | "interrupt" | "error"
+    recording: Path | None
+    recorded_seconds: float
+    meters: dict
+    events: list[dict] = field(default_factory=list)
+
+
+def _prepare_input(path: Path, fs: int, channels: int, say) -> np.ndarray:
+    """The program file as interleaved float32 (frames, channels) at ``fs``."""
+    from host.audiofile import read_audio
+
+    audio = read_audio(path)
+    data = audio.data
+    if audio.channels != channels:
+        if audio.channels == 1:
+            data = np.repeat(data, channels, axis=0)
+        else:
+            raise OutboardError(f"{path}: has {audio.channels} channels; the session's program "
+                                f"has {channels} (program.inputs)")
+    if audio.sample_rate != fs:
+        import soxr
+
+        say(f"resampling {path.name} from {audio.sample_rate} Hz to the session's {fs} Hz")
+        return np.ascontiguousarray(soxr.resample(data.T, audio.sample_rate, fs, quality="VHQ"),
+                                    dtype=np.float32)
+    return np.ascontiguousarray(data.T, dtype=np.float32)
+
+
+def run_session(session_path: Path, input_path: Path | None = None,
+                record_path: Path | None = None, duration_s: float | None = None,
+                view: bool = True, say=None) -> RunResult:
+    """Stream a session; see the module docstring.  Returns what happened."""
+    from host.engine import Engine
+    from host.recorder import Recorder
+    from host.session import ensure_studio, load_session, resolve_device
+
+    say = say or (lambda msg: print(f"outboard: {msg}", file=sys.stderr))
+    session = load_session(session_path)
+    if duration_s is not None and not (duration_s > 0 and math.isfinite(duration_s)):
+        raise OutboardError(f"--duration: expected a positive number of seconds, got {duration_s}")
+    if record_path is not None:
+        from host.audiofile import check_distinct, output_format
+
+        if input_path is not None:
+            check_distinct(input_path, record_path)
+        output_format(record_path, "32f" if record_path.suffix.lower() != ".flac" else "24")
+    studio = ensure_studio(session, warn=say)
+    try:
+        return _stream(session, input_path, record_path, duration_s, view, say,
+                       Engine, Recorder, resolve_device)
+    finally:
+        if studio is not None:
+            studio.stop()
+
+
+def _stream(session, input_path, record_path, duration_s, view, say,
+            Engine, Recorder, resolve_device) -> RunResult:
+    iface, prog = session.interface, session.program
+    dev = resolve_device(session)
+    fs, nch = iface.sample_rate, len(prog.inputs)
+    program = _prepare_input(input_path, fs, nch, say) if input_path else None
+    engine = Engine(fs, nch, session.chain, max_block=max(4096, iface.block_size))
+    lat = engine.latency_samples
+    if program is not None:  # flush the chain's latency so the recording ends complete
+        program = np.concatenate([program, np.zeros((lat, nch), dtype=np.float32)])
+    engine.open_stream(dev.index, [c - 1 for c in prog.inputs], [c - 1 for c in prog.outputs],
+                       [c - 1 for c in prog.monitor], block_size=iface.block_size,
+                       source="playback" if program is not None else "input",
+                       record=record_path is not None, latency=iface.latency)
+    recorder = None
+    if record_path is not None:
+        recorder = Recorder(record_path, fs, nch, engine.record_read, skip_frames=lat,
+                            limit_frames=None if program is None else len(program) - lat)
+    total_s = None if program is None else (len(program) - lat) / fs
+    if duration_s is not None:
+        total_s = duration_s if total_s is None else min(total_s, duration_s)
+    gr_names = list(engine.meters()["gain_reduction_db"])  # the dynamics inserts
+    from host.session import short_hostapi
+
+    title = f"{Path(session.path).name}  {dev.name} [{short_hostapi(dev.hostapi)}] {fs} Hz"
+    events: list[dict] = []
+    lines: list[str] = []
+    pos = 0
+    stopped_by = "end"
+    live = None
+    if view:
+        from rich.console import Console
+        from rich.live import Live
+
+        live = Live(console=Console(stderr=True), refresh_per_second=10, transient=False)
+
+    def feed() -> None:
+        nonlocal pos
+        if program is None or pos >= len(program):
+            return
+        space = engine.playback_space
+        if space > 0:
+            n = min(space, len(program) - pos)
+            pos += engine.playback_write(program[pos:pos + n])
+            if pos >= len(program):
+                engine.playback_finish()
+
+    feed()
+    if recorder is not None:
+        recorder.start()
+    engine.start()
+    m = engine.meters()
+    load_max = 0.0
+    gr_max = {n: 0.0 for n in gr_names}
+    try:
+        if live is not None:
+            live.start()
+        while True:
+            feed()
+            for e in engine.events():
+                events.append(e)
+                if e["type"] not in ("playback_end",):
+                    where = f" in {e['insert']}" if e["insert"] else ""
+                    lines.append(f"{e['type']}{where} at {e['frame'] / fs:.2f} s")
+            m = engine.meters()
+            load_max = max(load_max, m["dsp_load_max"])
+            for n in gr_names:
+                gr_max[n] = max(gr_max[n], m["gain_reduction_max_db"][n])
+            t = m["frames"] / fs
+            if live is not None:
+                from host.live_view import render
+
+                gr = [m["gain_reduction_max_db"].get(n) for n in gr_names]
+                shown = dict(m, in_peak_dbfs=m["input_peak_dbfs"],
+                             out_peak_dbfs=m["output_peak_dbfs"], gain_reduction_db=gr)
+                rec = None
+                if recorder is not None:
+                    rec = f"{record_path}  {recorder.seconds:.1f} s"
+                live.update(render(title, min(t, total_s or t), total_s, shown, gr_names, rec,
+                                   lines))
+            if program is not None and m["playback_ended"]:
+                break
+            if duration_s is not None and t >= duration_s:
+                stopped_by = "duration"
+                break
+            if recorder is not None and recorder.error:
+                stopped_by = "error"
+                break
+            time.sleep(REFRESH_S)
+    except KeyboardInterrupt:
+        stopped_by = "interrupt"
+    finally:
+        engine.stop()
+        if live is not None:
+            live.stop()
+        engine.close()
+    events.extend(engine.events())
+    m = engine.meters()
+    m["dsp_load_max"] = max(load_max, m["dsp_load_max"])
+    m["gain_reduction_max_db"] = {n: max(gr_max[n], m["gain_reduction_max_db"][n])
+                                  for n in gr_names}
+    saved = None
+    rec_s = 0.0
+    if recorder is not None:
+        try:
+            saved = recorder.close()
+        except OutboardError as exc:
+            say(str(exc))
+            saved = record_path
+        rec_s = recorder.seconds
+    return RunResult(m["frames"] / fs, stopped_by, saved, rec_s, m, events)
+
+
+def cmd_run(args) -> int:
+    r = run_session(args.session, args.input, args.record, args.duration,
+                    view=not args.quiet)
+    m = r.meters
+    how = {"end": "end of program", "duration": "--duration reached",
+           "interrupt": "stopped by Ctrl-C", "error": "stopped by an error"}[r.stopped_by]
+    integ = m["integrated_lufs"]
+    print(f"{how} after {r.seconds:.2f} s: integrated {integ:.1f} LUFS, true peak "
+          f"{m['true_peak_dbtp']:.1f} dBTP, xruns {m['xruns']}, DSP load max "
+          f"{m['dsp_load_max'] * 100:.1f} %" if math.isfinite(integ) else
+          f"{how} after {r.seconds:.2f} s: xruns {m['xruns']}")
+    if r.recording is not None:
+        print(f"recorded {r.recording} ({r.recorded_seconds:.2f} s, complete and valid)")
+    return 0 if r.stopped_by != "error" else 1

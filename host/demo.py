@@ -1,8 +1,12 @@
-"""``outboard demo``: master a synthesized program and show the figures.
+"""``outboard demo``: the host at work with no sound card and no input file.
 
-No sound card, no input file needed: a 20 s stereo program (chords, bass,
-drums with fast transients) is synthesized, mastered with the default chain
-to -14 LUFS / -1 dBTP, and both files are analysed.
+1. A stereo program (chords, bass, drums with fast transients) is synthesized.
+2. The embedded studio starts (a JACK server on its dummy backend, when none
+   runs) and the program streams in real time through the session
+   ``configs/session_jack_studio.toml`` (EQ, compressor, limiter in the C
+   engine), with the live meters, and is recorded aligned with the input.
+3. The program is mastered offline to -14 LUFS / -1 dBTP and both files are
+   analysed.
 """
 
 from __future__ import annotations
@@ -48,16 +52,32 @@ def synth_program(fs: int = 48000, seconds: float = 20.0, seed: int = 2026) -> n
     return x.astype(np.float32)
 
 
-def run_demo(folder: Path = Path("out/demo")) -> int:
+SESSION = Path(__file__).resolve().parent.parent / "configs" / "session_jack_studio.toml"
+
+
+def run_demo(folder: Path = Path("out/demo"), live_seconds: float = 8.0) -> int:
     from host.analysis import analyze_audio
     from host.audiofile import read_audio
     from host.render import MasterSettings, master
+    from host.run import run_session
 
     folder.mkdir(parents=True, exist_ok=True)
     mix = folder / "demo_mix.wav"
     sf.write(mix, synth_program(), 48000, subtype="PCM_24")
-    out = folder / "demo_master_streaming.wav"
     print(f"synthesized {mix} (20 s, 48 kHz, 24-bit)")
+
+    live_in = folder / "demo_live_in.wav"
+    sf.write(live_in, synth_program(seconds=live_seconds), 48000, subtype="PCM_24")
+    print(f"\nstreaming {live_seconds:.0f} s in real time through {SESSION.name} "
+          "(embedded JACK studio, C engine):")
+    live = run_session(SESSION, live_in, folder / "demo_live_print.wav")
+    m = live.meters
+    print(f"live: {live.seconds:.1f} s streamed, {m['callbacks']} callbacks, "
+          f"xruns {m['xruns']}, DSP load max {m['dsp_load_max'] * 100:.1f} %, "
+          f"recorded {live.recording} ({live.recorded_seconds:.2f} s, aligned with the input)")
+
+    out = folder / "demo_master_streaming.wav"
+    print("\nmastering the 20 s program offline to -14 LUFS, -1 dBTP:")
     result = master(mix, out, settings=MasterSettings(target_lufs=-14.0, ceiling_dbtp=-1.0))
     (folder / "demo_master_streaming.json").write_text(json.dumps(result.report(), indent=2))
     a, b = analyze_audio(read_audio(mix)), result.output_analysis

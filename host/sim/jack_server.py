@@ -1,6 +1,6 @@
 """Start (or find) a JACK server for the embedded studio and the tests.
 
-``JackServer`` runs ``jackd --no-realtime -d dummy`` with enough ports for a
+``JackServer`` runs ``jackd -d dummy`` (real-time scheduling where allowed) with enough ports for a
 program pair plus hardware inserts, when no JACK server is running already,
 and stops it when done.  A server that was already running is used and left
 alone.  PortAudio enumerates JACK only when it initialises, so
@@ -74,6 +74,11 @@ class JackServer:
         Frames per period (the block size JACK clients see).
     capture, playback : int
         Number of system capture / playback ports (the "interface" channels).
+    realtime : bool or None
+        Run the server (and so its clients' process threads) with SCHED_FIFO
+        priority.  None (default): try real-time and fall back to
+        ``--no-realtime`` where the system refuses it.  With real-time
+        scheduling the studio keeps its deadlines on a loaded machine.
     """
 
     rate: int = DEFAULT_RATE
@@ -83,6 +88,7 @@ class JackServer:
     proc: subprocess.Popen | None = None
     log_path: Path | None = None
     started_here: bool = False
+    realtime: bool | None = None
 
     def start(self, timeout_s: float = 10.0) -> JackServer:
         if server_running():
@@ -92,9 +98,19 @@ class JackServer:
         exe = jackd_path()
         if exe is None:
             raise OutboardError("jackd: not found; install Debian's jackd2 (make setup does)")
+        if self.realtime is None:
+            try:
+                self.realtime = True
+                return self._launch(exe, timeout_s)
+            except OutboardError:
+                self.realtime = False
+        return self._launch(exe, timeout_s)
+
+    def _launch(self, exe: str, timeout_s: float) -> JackServer:
         fd, log = tempfile.mkstemp(prefix="outboard-jackd-", suffix=".log")
         self.log_path = Path(log)
-        cmd = [exe, "--no-realtime", "-d", "dummy", "-r", str(self.rate), "-p",
+        mode = ["-R", "-P", "70"] if self.realtime else ["--no-realtime"]
+        cmd = [exe, *mode, "-d", "dummy", "-r", str(self.rate), "-p",
                str(self.period), "-C", str(self.capture), "-P", str(self.playback)]
         env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1")
         self.proc = subprocess.Popen(cmd, stdout=fd, stderr=subprocess.STDOUT,
@@ -105,6 +121,9 @@ class JackServer:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 tail = self.log_path.read_text(errors="replace").strip().splitlines()[-3:]
+                self.proc = None
+                self.log_path.unlink(missing_ok=True)
+                self.log_path = None
                 raise OutboardError("jackd: exited at start: " + " | ".join(tail))
             if server_running():
                 self.started_here = True

@@ -3,19 +3,52 @@
 #include "ob_internal.h"
 
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
-#define LN10 2.30258509299404568402
-#define DB_PER_NEPER_POW (10.0 / LN10) /* 10 log10(p) = DB_PER_NEPER_POW * ln(p) */
-#define OCT_PER_DB_AMP 0.16609640474436811739 /* 10^(dB/20) = 2^(OCT_PER_DB_AMP * dB) */
+/* The staged loops below compute both sides of their selects and keep one,
+ * so that they vectorise; with trapping math GCC moves the arithmetic back
+ * into branches and does not.  No value changes (IEEE results are the same;
+ * only exception flags, never read here, may differ). */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math")
+#endif
+#if defined(__GNUC__)
+#define STAGE static inline __attribute__((always_inline))
+#else
+#define STAGE static inline
+#endif
+/* The stages of process (CLONES) are compiled twice on x86-64 with GCC, for
+ * AVX2 and for the baseline, and the loader picks one for the CPU.  Both
+ * round identically (no FMA: the build uses -ffp-contract=off), so output
+ * does not depend on the CPU either.  STAGE helpers inline into them. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define CLONES
+#endif
+
+#define SQRT2 1.41421356237309504880
+#define DB_PER_OCT_POW 3.01029995663981195214  /* 10 log10(p) = DB_PER_OCT_POW * log2(p) */
+#define DB_PER_NEPER_AMP 8.68588963806503655302 /* 10 log10(m) = DB_PER_NEPER_AMP * ln(m)/2 */
+#define OCT_PER_DB_AMP 0.16609640474436811739  /* 10^(dB/20) = 2^(OCT_PER_DB_AMP * dB) */
 #define SNAP 1e-9                      /* a ramp closer than this to its target ends */
 #define HPF_Q 0.70710678118654752440
+/* Frames per pass of the staged process.  Passes follow a grid of CHUNK
+ * samples counted from new/reset; at each grid line the recursive state is
+ * flushed (|v| < OB_DENORMAL_LIMIT -> 0).  Nothing in here decays from
+ * 1e-30 to the denormal range (1e-308) within CHUNK samples, and the grid
+ * does not depend on how the caller cuts the signal into blocks. */
+#define CHUNK 128
 
 struct ob_compressor {
     double fs;
     int nch;
     int fresh;         /* no sample processed since new/reset: setters snap */
     int ramping;       /* some ramped parameter is not at its target yet */
+    int hp_wait;       /* samples the high pass still runs before it may take weight */
+    int phase;         /* samples since the last grid line, 0..CHUNK-1 */
 
     /* user values, as set */
     double ratio, attack_ms, release_ms, rms_ms, hpf_hz;
@@ -38,12 +71,23 @@ struct ob_compressor {
     double p_knee;           /* power at the knee's start, 10^((thr - knee/2)/10) */
     double b0, b1, b2, a1, a2;  /* sidechain high pass, normalised by a0 */
 
+    /* which recursive detector parts run (their state is live): the high
+     * pass, the raw and the high-passed RMS averagers */
+    int on_bq, on_mr, on_mh;
+
     /* per channel (arrays of nch) */
-    double *z1, *z2;         /* high-pass state, transposed direct form II */
-    double *msq_raw, *msq_hp;   /* RMS averagers (mean square), both paths */
+    double *u1, *u2, *h1, *h2;  /* high pass, direct form I: last inputs, outputs */
+    double *msq_raw, *msq_hp;   /* RMS averagers (mean square) of both paths */
     double *yl;              /* smoothed gain reduction y_L, dB >= 0 */
-    double *pw[4];           /* scratch: power of the 4 detectors, see process */
-    double *xl, *g;          /* scratch: gain reduction target, linear gain */
+
+    /* scratch, nch x CHUNK each (channel c at c * CHUNK), see process */
+    double *sd;              /* detector input */
+    double *sp[4];           /* power of the 4 detectors */
+    double *sx;              /* gain reduction target x_L */
+    double *sy;              /* smoothed gain reduction, then linear gain */
+    double *so;              /* unlinked target of one detector */
+    double *sf;              /* feed-forward half of the high pass */
+    double *sm;              /* CHUNK: loudest channel's power, or largest target */
 
     _Atomic double gr_now, gr_max;  /* meters, dB >= 0 */
 };
@@ -52,16 +96,84 @@ struct ob_compressor {
 
 static int in_range(double x, double lo, double hi) { return x >= lo && x <= hi; }
 
-/* Gain reduction of the static curve, x_G - y_G (dB >= 0), for level x (dB). */
-static double gain_computer(double x, double thr, double slope, double knee)
+static inline uint64_t bits_of(double x)
 {
-    double over = x - thr;
-    if (2.0 * over <= -knee)
-        return 0.0;
-    if (2.0 * over >= knee)
-        return slope * over;
-    double k = over + 0.5 * knee;
-    return slope * k * k / (2.0 * knee);
+    uint64_t u;
+    memcpy(&u, &x, sizeof u);
+    return u;
+}
+
+static inline double of_bits(uint64_t u)
+{
+    double x;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
+
+/* 10 log10(p), dB, for p >= 0 (0 and subnormals give a finite value below
+ * -3000 dB).  p = 2^e m with m in [sqrt(1/2), sqrt 2); ln m = 2 t S(t^2),
+ * t = (m - 1)/(m + 1), S(u) = atanh(sqrt u)/sqrt u = 1 + u/3 + u^2/5 + ...,
+ * here a degree-4 fit on the range of u (Chebyshev nodes): error < 1e-11 dB.
+ * Branch-free, so loops over it vectorise. */
+static inline double power_db(double p)
+{
+    const uint64_t u = bits_of(p);
+    /* exponent as a double: 2^52 + biased exponent, minus 2^52 + 1023 */
+    double e = of_bits(0x4330000000000000ULL | (u >> 52)) - 4503599627371519.0;
+    double m = of_bits((u & 0x000FFFFFFFFFFFFFULL) | 0x3FF0000000000000ULL);
+    const double mh = 0.5 * m, e1 = e + 1.0;
+    const int big = m > SQRT2;
+    m = big ? mh : m;
+    e = big ? e1 : e;
+    const double t = (m - 1.0) / (m + 1.0), t2 = t * t, t4 = t2 * t2;
+    const double s = (1.0000000000042066 + 0.33333332620840928 * t2)
+        + t4 * ((0.20000192829918442 + 0.14267498642382304 * t2) + 0.11808636538791516 * t4);
+    return DB_PER_OCT_POW * e + DB_PER_NEPER_AMP * (t * s);
+}
+
+/* 10^(db/20) for |db| up to ~6000 (clamped there).  2^v, v = n + f with n
+ * integer, |f| <= 1/2: 2^n built in the exponent bits, 2^f by a degree-8 fit
+ * on [-1/2, 1/2] (Chebyshev nodes): relative error < 2e-12.  Branch-free. */
+static inline double db_to_gain(double db)
+{
+    const double magic = 6755399441055744.0; /* 1.5 * 2^52: v + magic rounds v to an integer */
+    double v = OCT_PER_DB_AMP * db;
+    v = v < -1000.0 ? -1000.0 : v;
+    v = v > 1000.0 ? 1000.0 : v;
+    const double r = v + magic;
+    const double f = v - (r - magic);
+    const uint64_t n = bits_of(r) - bits_of(magic); /* round(v), two's complement */
+    const double scale = of_bits((n + 1023u) << 52);
+    const double f2 = f * f, f4 = f2 * f2, f8 = f4 * f4;
+    const double s = ((1.0000000000000142 + 0.69314718054592961 * f)
+                      + f2 * (0.2402265069563897 + 0.055504109412171342 * f))
+        + f4 * ((0.0096181291942561593 + 0.0013333450558785471 * f)
+                + f2 * (0.00015403433532200746 + 1.5310081589973446e-05 * f))
+        + f8 * 1.3259691743114984e-06;
+    return scale * s;
+}
+
+/* The static curve as one pass sees it. */
+typedef struct {
+    double thr, slope, knee, inv2w, p_knee;
+} curve;
+
+/* Gain reduction of the static curve, x_G - y_G (dB >= 0), for power p.
+ * Exactly 0 for p < p_knee (so a pass entirely below it can be skipped).
+ * `hard`: the knee is 0 (same result, fewer operations). */
+static inline double gain_computer(int hard, double p, const curve *k)
+{
+    const double over = power_db(p) - k->thr;
+    double gr;
+    if (hard) {
+        gr = 2.0 * over <= 0.0 ? 0.0 : k->slope * over;
+    } else {
+        const double q = over + 0.5 * k->knee;
+        const double lin = k->slope * over, quad = k->slope * q * q * k->inv2w;
+        gr = 2.0 * over >= k->knee ? lin : quad;
+        gr = 2.0 * over <= -k->knee ? 0.0 : gr;
+    }
+    return p < k->p_knee ? 0.0 : gr;
 }
 
 static void update_knee_power(ob_compressor *st)
@@ -123,6 +235,16 @@ static int changed(ob_compressor *st)
     return OB_OK;
 }
 
+/* Samples for a starting high pass to settle: 8 time constants of its
+ * poles' decay (rate zeta w0 = 2 pi f / (2 Q)) at the lower of its current
+ * and target frequency f, so its start-up transient has fallen by 69 dB
+ * (90 ms at 20 Hz, 9 ms at 200 Hz). */
+static int hp_warmup(const ob_compressor *st)
+{
+    const double f = exp2(st->hlf < st->hlf_t ? st->hlf : st->hlf_t);
+    return (int)ceil(8.0 * 2.0 * HPF_Q * st->fs / (2.0 * M_PI * f));
+}
+
 static void ramp_step(ob_compressor *st)
 {
     double a = st->a_ramp;
@@ -138,13 +260,27 @@ static void ramp_step(ob_compressor *st)
     ramp(&st->det, st->det_t, a);
     if (ramp(&st->hlf, st->hlf_t, a))
         update_hpf(st);
-    ramp(&st->hmix, st->hmix_t, a);
+    if (st->hmix == 0.0 && st->hmix_t != 0.0) {
+        /* the high pass is switched on: it runs hp_warmup samples with its
+         * weight held at 0 (a sample of it is done at each step), then ramps */
+        if (st->hp_wait > 0)
+            st->hp_wait--;
+        else if (!st->on_bq)
+            st->hp_wait = hp_warmup(st);
+        if (st->hp_wait == 0)
+            ramp(&st->hmix, st->hmix_t, a);
+    } else {
+        st->hp_wait = 0;
+        ramp(&st->hmix, st->hmix_t, a);
+    }
     st->ramping = st->thr != st->thr_t || st->knee != st->knee_t || st->slope != st->slope_t
         || st->mk != st->mk_t || st->link != st->link_t || st->msmix != st->msmix_t
         || st->det != st->det_t || st->hlf != st->hlf_t || st->hmix != st->hmix_t;
 }
 
 /* ---- lifecycle ------------------------------------------------------------ */
+
+enum { N_STATE = 7, N_SCRATCH = 9 }; /* per-channel state arrays; nch x CHUNK scratch arrays */
 
 ob_compressor *ob_compressor_new(double fs, int nch)
 {
@@ -153,22 +289,30 @@ ob_compressor *ob_compressor_new(double fs, int nch)
     ob_compressor *st = calloc(1, sizeof *st);
     if (!st)
         return NULL;
-    double *buf = calloc((size_t)nch * 11, sizeof *buf);
+    size_t n = (size_t)nch;
+    double *buf = calloc(N_STATE * n + (N_SCRATCH * n + 1) * CHUNK, sizeof *buf);
     if (!buf) {
         free(st);
         return NULL;
     }
     st->fs = fs;
     st->nch = nch;
-    st->z1 = buf;
-    st->z2 = buf + nch;
-    st->msq_raw = buf + 2 * nch;
-    st->msq_hp = buf + 3 * nch;
-    st->yl = buf + 4 * nch;
+    st->u1 = buf;
+    st->u2 = buf + n;
+    st->h1 = buf + 2 * n;
+    st->h2 = buf + 3 * n;
+    st->msq_raw = buf + 4 * n;
+    st->msq_hp = buf + 5 * n;
+    st->yl = buf + 6 * n;
+    double *s = buf + N_STATE * n;
+    st->sd = s;
     for (int k = 0; k < 4; k++)
-        st->pw[k] = buf + (5 + k) * nch;
-    st->xl = buf + 9 * nch;
-    st->g = buf + 10 * nch;
+        st->sp[k] = s + (1 + k) * n * CHUNK;
+    st->sx = s + 5 * n * CHUNK;
+    st->sy = s + 6 * n * CHUNK;
+    st->so = s + 7 * n * CHUNK;
+    st->sf = s + 8 * n * CHUNK;
+    st->sm = s + 9 * n * CHUNK;
     st->a_ramp = ob_tau_coeff(OB_COMP_RAMP_MS, fs);
 
     st->fresh = 1;
@@ -182,7 +326,7 @@ ob_compressor *ob_compressor_new(double fs, int nch)
     ob_compressor_set_rms_window_ms(st, 10.0);
     ob_compressor_set_stereo_link(st, 1.0);
     ob_compressor_set_mode(st, OB_COMP_MODE_STEREO);
-    st->hlf_t = log2(100.0); /* the filter runs (weight 0) until first set */
+    st->hlf_t = log2(100.0); /* the high pass's frequency until one is set */
     ob_compressor_set_sidechain_hpf_hz(st, 0.0);
     ob_compressor_reset(st);
     return st;
@@ -192,14 +336,19 @@ void ob_compressor_free(ob_compressor *st)
 {
     if (!st)
         return;
-    free(st->z1);
+    free(st->u1);
     free(st);
 }
 
 void ob_compressor_reset(ob_compressor *st)
 {
-    for (int c = 0; c < st->nch; c++)
-        st->z1[c] = st->z2[c] = st->msq_raw[c] = st->msq_hp[c] = st->yl[c] = 0.0;
+    for (int c = 0; c < st->nch; c++) {
+        st->u1[c] = st->u2[c] = st->h1[c] = st->h2[c] = 0.0;
+        st->msq_raw[c] = st->msq_hp[c] = st->yl[c] = 0.0;
+    }
+    st->on_bq = st->on_mr = st->on_mh = 1; /* zero history (silence) is valid state */
+    st->phase = 0;
+    st->hp_wait = 0;
     atomic_store_explicit(&st->gr_now, 0.0, memory_order_relaxed);
     atomic_store_explicit(&st->gr_max, 0.0, memory_order_relaxed);
     snap_all(st);
@@ -303,7 +452,7 @@ int ob_compressor_set_sidechain_hpf_hz(ob_compressor *st, double hz)
     st->hpf_hz = hz;
     st->hmix_t = hz == 0.0 ? 0.0 : 1.0;
     if (hz != 0.0)
-        st->hlf_t = log2(hz);  /* off: the filter keeps running at its last frequency */
+        st->hlf_t = log2(hz);  /* off: the frequency stays where it was */
     return changed(st);
 }
 
@@ -323,74 +472,672 @@ double ob_compressor_take_max_gain_reduction_db(ob_compressor *st)
     return atomic_exchange_explicit(&st->gr_max, 0.0, memory_order_relaxed);
 }
 
-/* The ramped parameters as one sample sees them (reloaded only while ramping). */
-typedef struct {
-    double thr, slope, knee, link, mk, mk_lin, mu, p_knee;
-    double b0, b1, b2, a1, a2;
-    double w[4];  /* detector weights */
-    int kact;     /* the one detector with weight 1, or -1 while crossfading */
-} frame_params;
+/* ---- process stages ----------------------------------------------------------
+ *
+ * The recursions (high pass, RMS averagers, attack/release) run up to two
+ * channels side by side, so that independent chains share each loop
+ * iteration; channel counts and kinds are constants at each call (the
+ * STAGE functions inline), so the inner loops unroll.
+ */
 
-static inline void load_params(const ob_compressor *st, frame_params *f)
+/* Starting value for an RMS averager of channel c when no other averager
+ * runs to copy from: the power whose static-curve gain reduction is the
+ * current y_L (the curve inverted), so the new detector starts where the gain
+ * reduction is; with no gain reduction, the power of the current input. */
+static double prime_power(const ob_compressor *st, int c)
 {
-    f->thr = st->thr; f->slope = st->slope; f->knee = st->knee; f->link = st->link;
-    f->mk = st->mk; f->mk_lin = st->mk_lin; f->mu = st->msmix; f->p_knee = st->p_knee;
-    f->b0 = st->b0; f->b1 = st->b1; f->b2 = st->b2; f->a1 = st->a1; f->a2 = st->a2;
-    const double hm = st->hmix, det = st->det;
-    f->w[0] = (1.0 - hm) * (1.0 - det);
-    f->w[1] = (1.0 - hm) * det;
-    f->w[2] = hm * (1.0 - det);
-    f->w[3] = hm * det;
-    f->kact = -1;
-    for (int k = 0; k < 4; k++)
-        if (f->w[k] == 1.0)
-            f->kact = k;
+    const double t = st->yl[c], slope = st->slope, knee = st->knee;
+    if (!(t > 0.0) || !(slope > 0.0)) {
+        const double d = st->sd[(size_t)c * CHUNK];
+        return d * d;
+    }
+    const double over = t >= 0.5 * slope * knee ? t / slope
+                                                : sqrt(2.0 * knee * t / slope) - 0.5 * knee;
+    return pow(10.0, (st->thr + over) / 10.0);
 }
 
-/* Add w * (gain reduction target of detector powers p[]) to xl[]. */
-static inline void add_targets(double *restrict xl, const double *restrict p, double pmax,
-                               double w, int nch, const frame_params *f)
+/* Feed-forward half of the sidechain high pass (direct form I), all
+ * channels: f = b0 d[n] + b1 d[n-1] + b2 d[n-2] into sf (vectorises). */
+STAGE void hp_feed(ob_compressor *st, int n)
 {
-    if (pmax < f->p_knee)
-        return;  /* every channel below the knee: no reduction */
-    const double linked = gain_computer(DB_PER_NEPER_POW * log(pmax), f->thr, f->slope, f->knee);
-    if (f->link >= 1.0) {
-        for (int c = 0; c < nch; c++)
-            xl[c] += w * linked;
+    const double b0 = st->b0, b1 = st->b1, b2 = st->b2;
+    for (int c = 0; c < st->nch; c++) {
+        const double *d = st->sd + (size_t)c * CHUNK;
+        double *f = st->sf + (size_t)c * CHUNK;
+        const double u1 = st->u1[c], u2 = st->u2[c];
+        f[0] = (b0 * d[0] + b1 * u1) + b2 * u2;
+        if (n > 1)
+            f[1] = (b0 * d[1] + b1 * d[0]) + b2 * u1;
+        for (int j = 2; j < n; j++)
+            f[j] = (b0 * d[j] + b1 * d[j - 1]) + b2 * d[j - 2];
+        st->u2[c] = n > 1 ? d[n - 2] : u1;
+        st->u1[c] = d[n - 1];
+    }
+}
+
+/* Which detector recursion a pass runs ahead of its targets ("S1"). */
+enum { S1_NONE, S1_MSQ, S1_HP, S1_HPM };
+
+#define PICK(lo, a, b) ((lo) ? ((a) < (b) ? (a) : (b)) : ((a) > (b) ? (a) : (b)))
+
+/* One S1 step at frame j for channels c1..c1+G1-1 (arrays already offset to
+ * c1): raw mean square m = a m + b d^2 (S1_MSQ, in = sp[0], om = sp[1]); or
+ * the high pass's recursive half h = (f - a2 h[n-2]) - a1 h[n-1] (in = sf),
+ * h^2 into op = sp[2], and for S1_HPM its mean square into om = sp[3]. */
+STAGE void s1_step(int kind, int G1, const double *in, double *op, double *om, double *h1,
+                   double *h2, double *m, int j, double a, double b, double a1, double a2)
+{
+    for (int g = 0; g < G1; g++) {
+        const int k = g * CHUNK + j;
+        if (kind == S1_MSQ) {
+            m[g] = a * m[g] + b * in[k];
+            om[k] = m[g];
+        } else {
+            const double h = (in[k] - a2 * h2[g]) - a1 * h1[g];
+            h2[g] = h1[g];
+            h1[g] = h;
+            const double p = h * h;
+            op[k] = p;
+            if (kind == S1_HPM) {
+                m[g] = a * m[g] + b * p;
+                om[k] = m[g];
+            }
+        }
+    }
+}
+
+/* Two S1 steps (j, j + 1); for the high pass h1 and h2 swap roles instead of
+ * values (same arithmetic as two single steps). */
+STAGE void s1_step2(int kind, int G1, const double *in, double *op, double *om, double *h1,
+                    double *h2, double *m, int j, double a, double b, double a1, double a2)
+{
+    if (kind == S1_MSQ) {
+        s1_step(kind, G1, in, op, om, h1, h2, m, j, a, b, a1, a2);
+        s1_step(kind, G1, in, op, om, h1, h2, m, j + 1, a, b, a1, a2);
         return;
     }
-    for (int c = 0; c < nch; c++) {
-        double own = 0.0;
-        if (p[c] >= f->p_knee)
-            own = gain_computer(DB_PER_NEPER_POW * log(p[c]), f->thr, f->slope, f->knee);
-        xl[c] += w * (own + f->link * (linked - own));
+    for (int g = 0; g < G1; g++) {
+        const int k = g * CHUNK + j;
+        const double h = (in[k] - a2 * h2[g]) - a1 * h1[g];
+        const double hn = (in[k + 1] - a2 * h1[g]) - a1 * h;
+        h2[g] = h;
+        h1[g] = hn;
+        const double p = h * h, pn = hn * hn;
+        op[k] = p;
+        op[k + 1] = pn;
+        if (kind == S1_HPM) {
+            m[g] = a * m[g] + b * p;
+            om[k] = m[g];
+            m[g] = a * m[g] + b * pn;
+            om[k + 1] = m[g];
+        }
     }
+}
+
+/* One attack/release step at frame j for G3 channels (arrays offset):
+ * y = F(y, x) with F(y, x) = max(A, R), A = a_A y + (1 - a_A) x,
+ * R = a_R y + (1 - a_R) x.  A - R = (a_R - a_A)(x - y): when attack is the
+ * faster (a_A <= a_R) the branch "A if x > y, else R" is max(A, R); when it is
+ * the slower, min(A, R) (`slow`).  No compare-and-branch on the recursion's
+ * path; ties differ by rounding only.  Returns the running max of y. */
+STAGE double s3_step(int G3, int slow, const double *x, double *y, double *v, int j, double aa,
+                     double ar, double ba, double br, double pk)
+{
+    for (int g = 0; g < G3; g++) {
+        const int k = g * CHUNK + j;
+        const double ya = aa * v[g] + ba * x[k], yr = ar * v[g] + br * x[k];
+        const double w = PICK(slow, ya, yr);
+        v[g] = w;
+        y[k] = w;
+        pk = w > pk ? w : pk;
+    }
+    return pk;
+}
+
+/* The recursions in one loop: S1 (kind, channels c1..c1+G1-1, frames
+ * 0..n1-1; its inputs sp[0] or sf ready) and attack/release (channels
+ * c3..c3+G3-1, frames 0..n3-1, sx -> sy), side by side while both run: they
+ * are independent (S1 may belong to the next pass), so their latencies
+ * overlap.  Either may be absent (kind S1_NONE, G3 0).  Returns the largest y. */
+STAGE double chains(int kind, int G1, int G3, int slow, ob_compressor *st, int c1, int n1,
+                    int c3, int n3)
+{
+    const double a = st->a_rms, b = 1.0 - a, a1 = st->a1, a2 = st->a2;
+    const size_t o1 = (size_t)c1 * CHUNK;
+    const double *in = (kind == S1_MSQ ? st->sp[0] : st->sf) + o1;
+    double *op = st->sp[2] + o1, *om = (kind == S1_MSQ ? st->sp[1] : st->sp[3]) + o1;
+    double *msq = kind == S1_MSQ ? st->msq_raw : st->msq_hp;
+    double h1[2] = {0.0, 0.0}, h2[2] = {0.0, 0.0}, m[2] = {0.0, 0.0};
+    if (kind != S1_NONE)
+        for (int g = 0; g < G1; g++) {
+            h1[g] = st->h1[c1 + g];
+            h2[g] = st->h2[c1 + g];
+            m[g] = msq[c1 + g];
+        }
+    const double aa = st->a_att, ar = st->a_rel, ba = 1.0 - aa, br = 1.0 - ar;
+    const size_t o3 = (size_t)c3 * CHUNK;
+    const double *x = st->sx + o3;
+    double *y = st->sy + o3;
+    double v[2] = {0.0, 0.0};
+    for (int g = 0; g < G3; g++)
+        v[g] = st->yl[c3 + g];
+    double pk = 0.0;
+
+    const int both = kind != S1_NONE && G3 > 0 ? (n1 < n3 ? n1 : n3) : 0;
+    int j = 0;
+    for (; j + 1 < both; j += 2) {
+        pk = s3_step(G3, slow, x, y, v, j, aa, ar, ba, br, pk);
+        pk = s3_step(G3, slow, x, y, v, j + 1, aa, ar, ba, br, pk);
+        s1_step2(kind, G1, in, op, om, h1, h2, m, j, a, b, a1, a2);
+    }
+    for (; j < both; j++) {
+        pk = s3_step(G3, slow, x, y, v, j, aa, ar, ba, br, pk);
+        s1_step(kind, G1, in, op, om, h1, h2, m, j, a, b, a1, a2);
+    }
+    if (kind != S1_NONE) {
+        int j1 = j;
+        for (; j1 + 1 < n1; j1 += 2)
+            s1_step2(kind, G1, in, op, om, h1, h2, m, j1, a, b, a1, a2);
+        for (; j1 < n1; j1++)
+            s1_step(kind, G1, in, op, om, h1, h2, m, j1, a, b, a1, a2);
+        for (int g = 0; g < G1; g++) {
+            st->h1[c1 + g] = h1[g];
+            st->h2[c1 + g] = h2[g];
+            msq[c1 + g] = m[g];
+        }
+    }
+    if (G3 > 0) {
+        for (int j3 = j; j3 < n3; j3++)
+            pk = s3_step(G3, slow, x, y, v, j3, aa, ar, ba, br, pk);
+        for (int g = 0; g < G3; g++)
+            st->yl[c3 + g] = v[g];
+    }
+    return pk;
+}
+
+/* S1 alone over channels 0..nch-1 (pairs, then a single). */
+STAGE void s1_run(int kind, ob_compressor *st, int n)
+{
+    int c = 0;
+    for (; c + 1 < st->nch; c += 2)
+        chains(kind, 2, 0, 0, st, c, n, 0, 0);
+    if (c < st->nch)
+        chains(kind, 1, 0, 0, st, c, n, 0, 0);
+}
+
+/* Gain reduction targets of detector k (powers sp[k]), weighted by w, into
+ * sx; `first`: sx holds nothing yet (assign instead of add).  Returns 0 if
+ * the whole pass is below the knee (no target added), else 1. */
+STAGE int targets(int hard, ob_compressor *st, int k, double w, int first, int n,
+                  const curve *cv)
+{
+    const int nch = st->nch;
+    const double *p = st->sp[k];
+    double *x = st->sx, *o = st->so, *sm = st->sm;
+    const double link = st->link;
+
+    int above = 0;
+    for (int c = 0; c < nch && !above; c++) {
+        const double *pc = p + (size_t)c * CHUNK;
+        const double pk = cv->p_knee;
+        for (int j = 0; j < n; j++)
+            above |= pc[j] >= pk;
+    }
+    if (!above) {  /* the whole pass below the knee: no reduction */
+        if (first)
+            for (int c = 0; c < nch; c++)
+                memset(x + (size_t)c * CHUNK, 0, (size_t)n * sizeof *x);
+        return 0;
+    }
+
+    if (link >= 1.0) {  /* one target from the loudest channel */
+        for (int j = 0; j < n; j++)
+            sm[j] = p[j];
+        for (int c = 1; c < nch; c++) {
+            const double *pc = p + (size_t)c * CHUNK;
+            for (int j = 0; j < n; j++)
+                sm[j] = pc[j] > sm[j] ? pc[j] : sm[j];
+        }
+        for (int j = 0; j < n; j++)
+            sm[j] = w * gain_computer(hard, sm[j], cv);
+        for (int c = 0; c < nch; c++) {
+            double *xc = x + (size_t)c * CHUNK;
+            if (first)
+                memcpy(xc, sm, (size_t)n * sizeof *xc);
+            else
+                for (int j = 0; j < n; j++)
+                    xc[j] += sm[j];
+        }
+        return 1;
+    }
+
+    if (link == 0.0 && first && w == 1.0) {  /* each channel its own target */
+        for (int c = 0; c < nch; c++) {
+            const double *pc = p + (size_t)c * CHUNK;
+            double *xc = x + (size_t)c * CHUNK;
+            for (int j = 0; j < n; j++)
+                xc[j] = gain_computer(hard, pc[j], cv);
+        }
+        return 1;
+    }
+    /* own targets; the linked one is the largest of them (the curve is monotonic) */
+    for (int c = 0; c < nch; c++) {
+        const double *pc = p + (size_t)c * CHUNK;
+        double *oc = o + (size_t)c * CHUNK;
+        for (int j = 0; j < n; j++)
+            oc[j] = gain_computer(hard, pc[j], cv);
+    }
+    if (link > 0.0) {
+        for (int j = 0; j < n; j++)
+            sm[j] = o[j];
+        for (int c = 1; c < nch; c++) {
+            const double *oc = o + (size_t)c * CHUNK;
+            for (int j = 0; j < n; j++)
+                sm[j] = oc[j] > sm[j] ? oc[j] : sm[j];
+        }
+        for (int c = 0; c < nch; c++) {
+            double *oc = o + (size_t)c * CHUNK;
+            for (int j = 0; j < n; j++)
+                oc[j] = oc[j] + link * (sm[j] - oc[j]);
+        }
+    }
+    for (int c = 0; c < nch; c++) {
+        double *xc = x + (size_t)c * CHUNK;
+        const double *oc = o + (size_t)c * CHUNK;
+        if (first)
+            for (int j = 0; j < n; j++)
+                xc[j] = w * oc[j];
+        else
+            for (int j = 0; j < n; j++)
+                xc[j] += w * oc[j];
+    }
+    return 1;
 }
 
 /* ---- process ---------------------------------------------------------------
  *
- * Four detectors run on every channel at all times, so that switching the
- * detector or the sidechain filter crossfades gain-reduction targets (linear
- * in dB, like every other ramp) between settled detectors:
- *   pw[0] = d^2           raw, peak           weight (1 - hmix)(1 - det)
- *   pw[1] = msq_raw       raw, RMS            weight (1 - hmix) det
- *   pw[2] = h^2           high-passed, peak   weight hmix (1 - det)
- *   pw[3] = msq_hp        high-passed, RMS    weight hmix det
- * Outside a ramp exactly one weight is 1 and only that detector takes a log.
+ * Outside a parameter ramp the signal goes through in passes of up to CHUNK
+ * frames (along the grid, see CHUNK), stage by stage: each stage is a loop
+ * over the pass, so the log and exp stages vectorise and the recursions run
+ * without the rest in their way.  During a ramp, one frame per pass, after
+ * one ramp step (so a ramp ends at the same sample whatever the block size).
+ * Stages of a pass: front (detector input, starting/stopping recursions,
+ * d^2, the high pass's feed-forward half), S1 (the detector recursions),
+ * targets, attack/release, back (gains, applied).  Outside a ramp, with one
+ * or two channels, a pass's S1 runs in one loop with the previous pass's
+ * attack/release (`chains`): the same arithmetic, in another order.
  *
- * Glossary (per sample i; c = channel, or M (c=0) / S (c=1) in mid-side):
- *   d         detector input: x_c, or the L/R -> M/S crossfade by msmix
- *   h         d through the sidechain high pass (state z1, z2)
+ * Detectors (weights from det and hmix; exactly one is 1 outside a ramp):
+ *   sp[0] = d^2           raw, peak           weight (1 - hmix)(1 - det)
+ *   sp[1] = msq_raw       raw, RMS            weight (1 - hmix) det
+ *   sp[2] = h^2           high-passed, peak   weight hmix (1 - det)
+ *   sp[3] = msq_hp        high-passed, RMS    weight hmix det
+ * Only detectors with weight run (several only while a switch crossfades
+ * their targets, linearly in dB).  No cold state is heard: the high pass,
+ * switched on, starts from the steady state of a constant input equal to
+ * the current sample and runs hp_warmup samples before its weight moves
+ * (see ramp_step); an RMS averager starts at the other path's mean square if
+ * that one runs (filter switched), else at the power that gives the current
+ * y_L (detector switched; see prime_power).
+ *
+ * Glossary (per frame j of a pass; c = channel, or M (c=0) / S (c=1)):
+ *   sd        detector input d: x_c, or the L/R -> M/S crossfade by msmix
+ *   sf, h     feed-forward half of the sidechain high pass (state u1, u2),
+ *             and its output h (state h1, h2)
  *   msq_*[c]  RMS averagers: m = a_rms m + (1 - a_rms) power
- *   pmax      loudest channel's power of one detector; the log is skipped
- *             below the knee (p < p_knee: no gain reduction)
- *   xl[c]     gain reduction target x_L: per detector, own level's reduction
- *             interpolated by link towards the loudest channel's; summed
- *             with the detector weights
- *   yl[c]     smoothed gain reduction y_L, dB, smooth branching detector
- *   g[c]      linear gain: 10^((makeup - y_L)/20)
- *   peak      largest y_L in this block (merged into the gr_max meter)
+ *   sx        gain reduction target x_L: per detector, own level's reduction
+ *             interpolated by link towards the loudest channel's; summed with
+ *             the detector weights.  A detector whose pass stays below the
+ *             knee (p < p_knee) gives 0 without a log.
+ *   yl[c]     smoothed gain reduction y_L, dB, smooth branching detector;
+ *             with link 1 and equal y_L, one recursion serves all channels;
+ *             with y_L = 0 and no target in the pass, none runs
+ *   sy        y_L per frame, then the linear gain 10^((makeup - y_L)/20)
+ *             (exactly the makeup gain where y_L = 0)
+ *   peak      largest y_L (merged into the gr_max meter)
  */
+typedef struct {
+    int i0, n;               /* frames i0..i0+n-1 of the block */
+    double w[4];             /* detector weights */
+    int need_raw, need_mr, need_bq, need_mh, s1;  /* recursions run; S1 kind (steady) */
+    int above;               /* some target in the pass */
+    int same, nrun, slow;    /* attack/release plan, see plan3 */
+    int unity[OB_MAX_CHANNELS];
+} pass_t;
+
+CLONES static void front(ob_compressor *st, float **ch, int i0, int n, pass_t *P)
+{
+    const int nch = st->nch;
+    const double mu = st->msmix, hm = st->hmix, det = st->det;
+    P->i0 = i0;
+    P->n = n;
+    P->w[0] = (1.0 - hm) * (1.0 - det);
+    P->w[1] = (1.0 - hm) * det;
+    P->w[2] = hm * (1.0 - det);
+    P->w[3] = hm * det;
+    P->need_raw = P->w[0] != 0.0 || P->w[1] != 0.0;
+    P->need_bq = P->w[2] != 0.0 || P->w[3] != 0.0 || st->hp_wait > 0;
+    P->need_mr = P->w[1] != 0.0;
+    P->need_mh = P->w[3] != 0.0;
+    P->s1 = P->need_bq ? (P->need_mh ? S1_HPM : S1_HP) : P->need_mr ? S1_MSQ : S1_NONE;
+    double *sd = st->sd;
+
+    /* detector input */
+    for (int c = 0; c < nch; c++) {
+        double *d = sd + (size_t)c * CHUNK;
+        const float *x = ch[c] + i0;
+        if (mu == 0.0) {
+            for (int j = 0; j < n; j++)
+                d[j] = x[j];
+        } else {  /* nch == 2 */
+            const float *l = ch[0] + i0, *r = ch[1] + i0;
+            if (c == 0)
+                for (int j = 0; j < n; j++)
+                    d[j] = 0.5 * ((double)l[j] + r[j]);
+            else
+                for (int j = 0; j < n; j++)
+                    d[j] = 0.5 * ((double)l[j] - r[j]);
+            if (mu != 1.0)
+                for (int j = 0; j < n; j++)
+                    d[j] = x[j] + mu * (d[j] - x[j]);
+        }
+    }
+
+    /* start and stop recursive parts */
+    if (P->need_bq && !st->on_bq)
+        for (int c = 0; c < nch; c++) {  /* steady state of a constant input: h = 0 */
+            st->u1[c] = st->u2[c] = sd[(size_t)c * CHUNK];
+            st->h1[c] = st->h2[c] = 0.0;
+        }
+    if (P->need_mh && !st->on_mh)
+        for (int c = 0; c < nch; c++)
+            st->msq_hp[c] = st->on_mr ? st->msq_raw[c] : prime_power(st, c);
+    if (P->need_mr && !st->on_mr)
+        for (int c = 0; c < nch; c++)
+            st->msq_raw[c] = st->on_mh ? st->msq_hp[c] : prime_power(st, c);
+    st->on_bq = P->need_bq;
+    st->on_mr = P->need_mr;
+    st->on_mh = P->need_mh;
+
+    /* inputs of the recursions */
+    if (P->need_raw) {
+        double *p = st->sp[0];
+        for (int c = 0; c < nch; c++) {
+            const double *d = sd + (size_t)c * CHUNK;
+            double *pc = p + (size_t)c * CHUNK;
+            for (int j = 0; j < n; j++)
+                pc[j] = d[j] * d[j];
+        }
+    }
+    if (P->need_bq)
+        hp_feed(st, n);
+}
+
+/* S1 alone, every recursion the pass needs. */
+CLONES static void s1_all(ob_compressor *st, const pass_t *P)
+{
+    if (P->need_mr)
+        s1_run(S1_MSQ, st, P->n);
+    if (P->need_bq) {
+        if (P->need_mh)
+            s1_run(S1_HPM, st, P->n);
+        else
+            s1_run(S1_HP, st, P->n);
+    }
+}
+
+CLONES static void targets_all(ob_compressor *st, pass_t *P)
+{
+    const curve cv = {st->thr, st->slope, st->knee,
+                      st->knee > 0.0 ? 1.0 / (2.0 * st->knee) : 0.0, st->p_knee};
+    int first = 1, above = 0;
+    for (int k = 0; k < 4; k++)
+        if (P->w[k] != 0.0) {
+            above |= cv.knee == 0.0 ? targets(1, st, k, P->w[k], first, P->n, &cv)
+                                    : targets(0, st, k, P->w[k], first, P->n, &cv);
+            first = 0;
+        }
+    P->above = above;
+}
+
+/* Attack/release plan: with link 1 and equal y_L, one recursion for all
+ * channels (`same`, nrun = 1); a channel with y_L = 0 and no target in the
+ * pass stays at 0 (`unity`, no recursion, makeup gain). */
+STAGE void plan3(ob_compressor *st, pass_t *P)
+{
+    const int nch = st->nch;
+    const double *yl = st->yl;
+    int same = st->link >= 1.0;
+    for (int c = 1; c < nch && same; c++)
+        same = yl[c] == yl[0];
+    P->same = same;
+    P->nrun = same ? 1 : nch;
+    P->slow = st->a_att > st->a_rel;
+    for (int c = 0; c < P->nrun; c++)
+        P->unity[c] = yl[c] == 0.0 && !P->above;
+}
+
+/* The attack/release recursions of a pass: first (c3, G3) group to run from
+ * channel *c (advancing it); G3 = 0 when none is left. */
+STAGE int next_group(const pass_t *P, int *c, int *G3)
+{
+    while (*c < P->nrun && P->unity[*c])
+        (*c)++;
+    if (*c >= P->nrun) {
+        *G3 = 0;
+        return 0;
+    }
+    *G3 = *c + 1 < P->nrun ? 2 : 1;
+    const int c3 = *c;
+    *c += *G3;
+    return c3;
+}
+
+/* Attack/release of a pass alone. */
+CLONES static double s3_all(ob_compressor *st, const pass_t *P)
+{
+    double peak = 0.0, pk;
+    int c = 0, G3;
+    for (;;) {
+        const int c3 = next_group(P, &c, &G3);
+        if (G3 == 2)
+            pk = P->slow ? chains(S1_NONE, 0, 2, 1, st, 0, 0, c3, P->n)
+                         : chains(S1_NONE, 0, 2, 0, st, 0, 0, c3, P->n);
+        else if (G3 == 1)
+            pk = P->slow ? chains(S1_NONE, 0, 1, 1, st, 0, 0, c3, P->n)
+                         : chains(S1_NONE, 0, 1, 0, st, 0, 0, c3, P->n);
+        else
+            break;
+        peak = pk > peak ? pk : peak;
+    }
+    if (P->same)
+        for (int k = 1; k < st->nch; k++)
+            st->yl[k] = st->yl[0];
+    return peak;
+}
+
+CLONES static void back(ob_compressor *st, float **ch, const pass_t *P)
+{
+    const int nch = st->nch, n = P->n, i0 = P->i0;
+    const double mu = st->msmix, mk = st->mk, mk_lin = st->mk_lin;
+    double *sy = st->sy;
+
+    /* linear gains */
+    for (int c = 0; c < P->nrun; c++) {
+        double *g = sy + (size_t)c * CHUNK;
+        if (P->unity[c]) {
+            for (int j = 0; j < n; j++)
+                g[j] = mk_lin;
+        } else {
+            for (int j = 0; j < n; j++) {
+                const double v = db_to_gain(mk - g[j]);
+                g[j] = g[j] == 0.0 ? mk_lin : v;
+            }
+        }
+    }
+
+    /* apply */
+    if (mu == 0.0) {
+        for (int c = 0; c < nch; c++) {
+            const double *g = sy + (size_t)(P->same ? 0 : c) * CHUNK;
+            float *x = ch[c] + i0;
+            for (int j = 0; j < n; j++)
+                x[j] = (float)(g[j] * x[j]);
+        }
+    } else {
+        const double *g0 = sy, *g1 = sy + (P->same ? 0 : CHUNK);
+        float *l = ch[0] + i0, *r = ch[1] + i0;
+        if (mu == 1.0) {
+            for (int j = 0; j < n; j++) {
+                const double lv = l[j], rv = r[j];
+                const double m = g0[j] * 0.5 * (lv + rv), s = g1[j] * 0.5 * (lv - rv);
+                l[j] = (float)(m + s);
+                r[j] = (float)(m - s);
+            }
+        } else {  /* (1-mu) diag(g0, g1) + mu * (M/S decode . diag . encode) */
+            for (int j = 0; j < n; j++) {
+                const double lv = l[j], rv = r[j];
+                const double gs = 0.5 * (g0[j] + g1[j]), gd = 0.5 * (g0[j] - g1[j]);
+                const double a = g0[j] + mu * (gs - g0[j]), dd = g1[j] + mu * (gs - g1[j]);
+                const double b = mu * gd;
+                l[j] = (float)(a * lv + b * rv);
+                r[j] = (float)(b * lv + dd * rv);
+            }
+        }
+    }
+}
+
+/* At a grid line: flush the recursive state (see CHUNK); S1's and
+ * attack/release's separately, for the pipelined order. */
+static void flush_s1(ob_compressor *st)
+{
+    for (int c = 0; c < st->nch; c++) {
+        st->h1[c] = ob_flush(st->h1[c]);
+        st->h2[c] = ob_flush(st->h2[c]);
+        st->msq_raw[c] = ob_flush(st->msq_raw[c]);
+        st->msq_hp[c] = ob_flush(st->msq_hp[c]);
+    }
+}
+
+static void flush_s3(ob_compressor *st)
+{
+    for (int c = 0; c < st->nch; c++)
+        st->yl[c] = ob_flush(st->yl[c]);
+}
+
+/* Frames in a pass starting at grid phase `phase`: to the grid line, at
+ * most the `left` frames of the block. */
+static int pass_len(int phase, int left)
+{
+    return CHUNK - phase < left ? CHUNK - phase : left;
+}
+
+/* Advances the grid by n frames; flushes at a grid line. */
+static void advance(ob_compressor *st, int n)
+{
+    st->phase += n;
+    if (st->phase == CHUNK) {
+        st->phase = 0;
+        flush_s1(st);
+        flush_s3(st);
+    }
+}
+
+/* One pass, stage after stage. */
+static double run_pass(ob_compressor *st, float **ch, int i0, int n)
+{
+    pass_t P;
+    front(st, ch, i0, n, &P);
+    s1_all(st, &P);
+    targets_all(st, &P);
+    plan3(st, &P);
+    const double peak = s3_all(st, &P);
+    back(st, ch, &P);
+    advance(st, n);
+    return peak;
+}
+
+/* The attack/release of pass A with the S1 recursion of pass B in one loop
+ * (1 or 2 channels, one S1 kind; attack the faster, the common case). */
+CLONES static double fused(ob_compressor *st, const pass_t *A, const pass_t *B)
+{
+    int c = 0, G3;
+    const int c3 = next_group(A, &c, &G3);
+    const int k = B->s1, G1 = st->nch, slow = A->slow;
+    double pk;
+#define FUSED_CASE(kk, g1, g3, sl) \
+    if (k == kk && G1 == g1 && G3 == g3 && slow == sl) \
+        pk = chains(kk, g1, g3, sl, st, 0, B->n, c3, A->n); \
+    else
+#define FUSED_KIND(kk) FUSED_CASE(kk, 2, 2, 0) FUSED_CASE(kk, 2, 1, 0) FUSED_CASE(kk, 1, 1, 0)
+    FUSED_KIND(S1_MSQ) FUSED_KIND(S1_HP) FUSED_KIND(S1_HPM) {
+        /* the other cases (slow attack, no attack/release to run): one
+         * after the other (they are independent) */
+        pk = s3_all(st, A);
+        s1_all(st, B);
+        return pk;
+    }
+#undef FUSED_KIND
+#undef FUSED_CASE
+    if (A->same)
+        for (int k2 = 1; k2 < st->nch; k2++)
+            st->yl[k2] = st->yl[0];
+    return pk;
+}
+
+/* Frames i0..frames-1 outside a ramp, pass after pass; with 1 or 2 channels
+ * and an S1 recursion, each pass's S1 runs with the previous pass's
+ * attack/release (see fused).  Returns the largest y. */
+static double run_steady(ob_compressor *st, float **ch, int i0, int frames)
+{
+    double peak = 0.0, pk;
+    int i = i0;
+    /* the first pass alone: it may start or stop recursions */
+    int n = pass_len(st->phase, frames - i);
+    peak = run_pass(st, ch, i, n);
+    i += n;
+    if (i >= frames)
+        return peak;
+
+    pass_t P[2];
+    int a = 0;
+    front(st, ch, i, pass_len(st->phase, frames - i), &P[a]);
+    s1_all(st, &P[a]);
+    targets_all(st, &P[a]);
+    const int pipe = st->nch <= 2 && P[a].s1 != S1_NONE;
+    for (;;) {
+        pass_t *A = &P[a], *B = &P[a ^ 1];
+        const int next = A->i0 + A->n;
+        const int grid = st->phase + A->n == CHUNK;
+        if (pipe && next < frames) {
+            front(st, ch, next, pass_len((st->phase + A->n) % CHUNK, frames - next), B);
+            if (grid)
+                flush_s1(st);
+            plan3(st, A);
+            pk = fused(st, A, B);
+        } else {
+            plan3(st, A);
+            pk = s3_all(st, A);
+            if (grid)
+                flush_s1(st);
+        }
+        peak = pk > peak ? pk : peak;
+        if (grid)
+            flush_s3(st);
+        back(st, ch, A);
+        st->phase = (st->phase + A->n) % CHUNK;
+        if (next >= frames)
+            break;
+        if (!(pipe && next < frames)) {
+            front(st, ch, next, pass_len(st->phase, frames - next), B);
+            s1_all(st, B);
+        }
+        targets_all(st, B);
+        a ^= 1;
+    }
+    return peak;
+}
+
 int ob_compressor_process(ob_compressor *st, float **ch, int nch, int frames)
 {
     if (nch != st->nch || frames < 0)
@@ -398,89 +1145,23 @@ int ob_compressor_process(ob_compressor *st, float **ch, int nch, int frames)
     if (frames == 0)
         return OB_OK;
     st->fresh = 0;
-    double *xl = st->xl, *g = st->g, *yl = st->yl;
-    double *msq_raw = st->msq_raw, *msq_hp = st->msq_hp, *z1 = st->z1, *z2 = st->z2;
-    double *const *pw = st->pw;
-    const double a_att = st->a_att, a_rel = st->a_rel, a_rms = st->a_rms;
-    double peak = 0.0;
-    frame_params f;
-    load_params(st, &f);
-
-    for (int i = 0; i < frames; i++) {
-        if (st->ramping) {
-            ramp_step(st);
-            load_params(st, &f);
-        }
-        double pmax[4] = {0.0, 0.0, 0.0, 0.0};
-
-        for (int c = 0; c < nch; c++) {
-            double d = ch[c][i];
-            if (f.mu > 0.0) {  /* nch == 2 */
-                double l = ch[0][i], r = ch[1][i];
-                double ms = c == 0 ? 0.5 * (l + r) : 0.5 * (l - r);
-                d = f.mu == 1.0 ? ms : d + f.mu * (ms - d);
-            }
-            double h = f.b0 * d + z1[c];
-            z1[c] = ob_flush(f.b1 * d - f.a1 * h + z2[c]);
-            z2[c] = ob_flush(f.b2 * d - f.a2 * h);
-            double pc[4];
-            pc[0] = d * d;
-            pc[2] = h * h;
-            pc[1] = msq_raw[c] = ob_flush(a_rms * msq_raw[c] + (1.0 - a_rms) * pc[0]);
-            pc[3] = msq_hp[c] = ob_flush(a_rms * msq_hp[c] + (1.0 - a_rms) * pc[2]);
-            for (int k = 0; k < 4; k++) {
-                pw[k][c] = pc[k];
-                if (pc[k] > pmax[k])
-                    pmax[k] = pc[k];
-            }
-            xl[c] = 0.0;
-        }
-
-        if (f.kact >= 0) {
-            add_targets(xl, pw[f.kact], pmax[f.kact], 1.0, nch, &f);
-        } else {
-            for (int k = 0; k < 4; k++)
-                if (f.w[k] != 0.0)
-                    add_targets(xl, pw[k], pmax[k], f.w[k], nch, &f);
-        }
-
-        for (int c = 0; c < nch; c++) {
-            double x = xl[c], y = yl[c];
-            y = ob_flush(x + (x > y ? a_att : a_rel) * (y - x));
-            yl[c] = y;
-            if (y > peak)
-                peak = y;
-            if (y == 0.0)
-                g[c] = f.mk_lin;
-            else if (c > 0 && y == yl[c - 1])
-                g[c] = g[c - 1];  /* linked channels share one gain */
-            else
-                g[c] = exp2(OCT_PER_DB_AMP * (f.mk - y));
-        }
-
-        if (f.mu == 0.0) {
-            for (int c = 0; c < nch; c++)
-                ch[c][i] = (float)(g[c] * ch[c][i]);
-        } else {
-            double l = ch[0][i], r = ch[1][i];
-            if (f.mu == 1.0) {
-                double m = g[0] * 0.5 * (l + r), s = g[1] * 0.5 * (l - r);
-                ch[0][i] = (float)(m + s);
-                ch[1][i] = (float)(m - s);
-            } else {  /* (1-mu) diag(g0, g1) + mu * (M/S decode . diag . encode) */
-                double gs = 0.5 * (g[0] + g[1]), gd = 0.5 * (g[0] - g[1]);
-                double a = g[0] + f.mu * (gs - g[0]), dd = g[1] + f.mu * (gs - g[1]);
-                double b = f.mu * gd;
-                ch[0][i] = (float)(a * l + b * r);
-                ch[1][i] = (float)(b * l + dd * r);
-            }
-        }
+    double peak = 0.0, pk;
+    int i = 0;
+    while (i < frames && st->ramping) {  /* a ramp: one frame per pass */
+        ramp_step(st);
+        pk = run_pass(st, ch, i, 1);
+        peak = pk > peak ? pk : peak;
+        i++;
+    }
+    if (i < frames) {
+        pk = run_steady(st, ch, i, frames);
+        peak = pk > peak ? pk : peak;
     }
 
     double now = 0.0;
     for (int c = 0; c < nch; c++)
-        if (yl[c] > now)
-            now = yl[c];
+        if (st->yl[c] > now)
+            now = st->yl[c];
     atomic_store_explicit(&st->gr_now, now, memory_order_relaxed);
     double old = atomic_load_explicit(&st->gr_max, memory_order_relaxed);
     while (peak > old && !atomic_compare_exchange_weak_explicit(

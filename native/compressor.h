@@ -38,7 +38,8 @@
  *   d_c    detector signal: the input (or M, S), high-passed if enabled
  *   p_c    power: d_c^2 (peak), or the RMS averager
  *          m[n] = a_W m[n-1] + (1 - a_W) d^2 (rms), a_W = exp(-1/(T_W fs))
- *   x_G    level, dB = 10 log10(p)
+ *   x_G    level, dB = 10 log10(p)  (computed as a polynomial log2, error
+ *          < 1e-10 dB; gains as a polynomial exp2, relative error < 2e-12)
  *   y_G    static curve (their eq. 4), T threshold, R ratio, W knee width:
  *            x_G                                   2(x_G - T) < -W
  *            x_G + (1/R - 1)(x_G - T + W/2)^2/(2W)  2|x_G - T| <= W
@@ -59,17 +60,23 @@
  * Parameter changes ramp: threshold, ratio (as the slope 1 - 1/R), knee,
  * makeup, link, the sidechain filter's log frequency, and the mode (a
  * crossfade of the L/R and M/S matrices) follow a one-pole of time constant
- * OB_COMP_RAMP_MS.  Peak and RMS detectors, with and without the high pass,
- * all run at all times; switching detector or filter on/off crossfades their
- * gain-reduction targets x_L (linear in dB) with the same ramp.  Attack,
- * release and the RMS window change at once (the envelopes stay continuous).
+ * OB_COMP_RAMP_MS.  Only the detector in use runs.  Switching detector or
+ * filter on/off crossfades the gain-reduction targets x_L of the old and the
+ * new detector (linear in dB) with the same ramp; both run while it lasts.
+ * No cold state is heard: a high pass switched on first runs for 8 of its
+ * time constants with no weight (90 ms at 20 Hz, 9 ms at 200 Hz), then
+ * crossfades in; a starting RMS averager begins at the other path's mean
+ * square (filter switched) or at the power whose static-curve reduction is
+ * the current y_L (detector switched).  Attack, release and the RMS window
+ * change at once (the envelopes stay continuous).
  * Between new/reset and the next process call, setters take effect at once
  * (nothing is playing to click).  Setters and process must not run at the
  * same time (call setters between blocks, from the processing thread or under
  * the caller's own ordering); the two meter getters may run anywhere.
  *
  * Latency: 0 samples (no lookahead).  Output does not depend on block size.
- * Sample rate: 8000..768000 Hz.  State is double; recursive state is flushed.
+ * Sample rate: 8000..768000 Hz.  State is double; recursive state is flushed
+ * (every 128 samples, counted from new/reset, below 1e-30).
  */
 #ifndef OB_COMPRESSOR_H
 #define OB_COMPRESSOR_H

@@ -367,6 +367,56 @@ def test_parameter_change_mid_stream_moves_gain_no_faster_than_the_ramp(case):
     assert after <= limit, (before, after, delta)
 
 
+STARTS = {  # name: (parameters at start, change that starts a detector or filter)
+    "peak-to-rms": ({}, {"detector": "rms"}),
+    "hpf-on-rms": ({"detector": "rms"}, {"sidechain_hpf_hz": 200.0}),
+    "hpf-on-peak": ({}, {"sidechain_hpf_hz": 200.0}),
+}
+
+
+@pytest.mark.parametrize("case", list(STARTS))
+def test_detector_or_filter_switched_on_starts_warm_without_gain_bump(case):
+    # Only the detector in use runs, so a switch starts one.  Program: a
+    # steady flat-magnitude tone at fs/4 (|x|^2 is its mean square, so peak
+    # and RMS read the same level) with a probe channel as in the ramp test.
+    # The settled gain after the switch comes from the references: the curve
+    # at the level the new detector sees, i.e. for the high pass the RBJ
+    # filter (scipy.signal.lfilter) applied to the tone: its mean square, or
+    # its sample peak (the filter's phase shift moves the samples).  The
+    # gain must move only towards it: a cold filter or RMS averager shows up
+    # as a gain bump (less or more reduction for a while) beyond either end.
+    start, change = STARTS[case]
+    seconds = 0.6
+    prog = flat_tone(FS, -3.0, seconds)
+    probe = np.full_like(prog, 10 ** (-70 / 20))
+    x = f32(np.vstack([prog, probe]))
+    y = x.copy()
+    params = dict(threshold_db=-12, ratio=4, knee_db=0, attack_ms=0.01, release_ms=50,
+                  stereo_link=1.0)  # a short release, so that a dip in reduction shows
+    comp = Compressor(FS, 2, **{**params, **start})
+    half = int(0.2 * FS)
+    a_, b_ = y[:, :half].copy(), y[:, half:].copy()
+    comp.process(a_)
+    comp.set(**change)
+    comp.process(b_)
+    gain_db = 20 * np.log10(np.hstack([a_, b_])[1].astype(np.float64) / x[1])
+
+    seen = prog
+    if "sidechain_hpf_hz" in change:
+        b, a = rbj_highpass(change["sidechain_hpf_hz"], FS, 1 / math.sqrt(2))
+        seen = signal.lfilter(b, a, prog)
+    tail = seen[-4800:]
+    level = (rms_db(tail) if {**start, **change}.get("detector") == "rms"
+             else 20 * np.log10(np.max(np.abs(tail))))
+    want_before = -curve_gr_db(-3.0, -12, 4, 0)
+    want_after = -curve_gr_db(float(level), -12, 4, 0)
+    assert gain_db[half - 1] == pytest.approx(want_before, abs=0.01)
+    assert gain_db[-1] == pytest.approx(want_after, abs=0.01)
+    lo, hi = min(want_before, want_after), max(want_before, want_after)
+    assert gain_db[half:].min() >= lo - 0.01
+    assert gain_db[half:].max() <= hi + 0.01
+
+
 @pytest.mark.parametrize("before,after", [("stereo", "mid-side"), ("mid-side", "stereo")])
 def test_mode_switch_is_click_free(before, after):
     # Different gains in L and R (link 0), then switch mode: the output matrix

@@ -68,6 +68,9 @@ def build_insert(ins: Insert, fs: float, channels: int) -> object:
         return Limiter(fs, channels, **ins.params)
     if ins.kind == "gain":
         return GainStage(ins.params["gain_db"])
+    if ins.kind == "hardware":
+        raise ValueError(f"hardware insert {ins.name} needs the real-time engine "
+                         "(outboard run / print)")
     raise ValueError(f"unknown insert kind {ins.kind!r}")
 
 

@@ -1,4 +1,4 @@
-"""Command line: ``outboard analyze | master | run | devices | demo``.
+"""Command line: ``outboard analyze | master | run | ping | devices | demo``.
 
 Every user error ends in one line on stderr naming the file, key or setting
 and what was expected, and a non-zero exit (2); nothing is half-written.
@@ -124,6 +124,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return cmd_run(args)
 
 
+def _cmd_ping(args: argparse.Namespace) -> int:
+    from host.ping import cmd_ping
+
+    return cmd_ping(args)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from host.demo import run_demo
 
@@ -182,6 +188,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stop after S seconds")
     r.add_argument("-q", "--quiet", action="store_true", help="no live view")
     r.set_defaults(func=_cmd_run)
+
+    p_ = sub.add_parser("ping", help="measure a hardware insert's round trip (latency, "
+                        "polarity, gain, SNR)")
+    p_.add_argument("session", type=Path, metavar="SESSION")
+    p_.add_argument("--insert", metavar="NAME", help="the hardware insert (default: all)")
+    p_.add_argument("--json", action="store_true", help="print JSON")
+    p_.add_argument("--save", action="store_true", help="store the result beside the session")
+    p_.set_defaults(func=_cmd_ping)
 
     from host.devices import add_devices_parser
 

@@ -10,7 +10,7 @@ A chain file::
     ceiling_dbtp = -1.0      # dBTP, -20..0
 
     [[chain]]
-    kind = "eq"              # eq | compressor | limiter | gain
+    kind = "eq"              # eq | compressor | limiter | gain | hardware
     name = "tone"            # optional label for reports
     bands = [
       { type = "highpass", freq_hz = 25.0, order = 4, family = "butterworth" },
@@ -21,6 +21,15 @@ A chain file::
     kind = "compressor"
     threshold_db = -20.0
     ratio = 2.0
+
+    [[chain]]
+    kind = "hardware"        # analog unit on interface outputs 3-4 / inputs 3-4
+    name = "vari-mu"
+    sends = [3, 4]           # 1-based interface outputs
+    returns = [3, 4]         # 1-based interface inputs, one per send
+    return_trim_db = "auto"  # dB -24..24, or "auto" (from the measured gain)
+    polarity = "auto"        # 1, -1 or "auto" (from the measurement)
+    mix = 1.0                # 0 (dry) .. 1 (wet)
 """
 
 from __future__ import annotations
@@ -41,7 +50,9 @@ Number = (int, float)
 class Param:
     """One key of a table: its type, range and unit, for checking and messages."""
 
-    kind: str                      # "number" | "int" | "choice" | "bool" | "str"
+    kind: str                      # "number" | "int" | "choice" | "bool" | "str" |
+    #                                "channels" (array of ints lo..hi) | "numbers" (a number
+    #                                or an array of them, lo..hi) | "polarity" | "table"
     lo: float | None = None
     hi: float | None = None
     unit: str = ""
@@ -49,6 +60,7 @@ class Param:
     choices: tuple = ()
     required: bool = False
     zero_ok: bool = False          # 0 allowed as "off" besides lo..hi
+    # for "number": strings accepted besides a number (e.g. "auto")
 
     def describe(self) -> str:
         if self.kind in ("number", "int"):
@@ -56,11 +68,24 @@ class Param:
             rng = f" {_fmt(self.lo)}..{_fmt(self.hi)}" if self.lo is not None else ""
             off = " (or 0 for off)" if self.zero_ok else ""
             unit = f" {self.unit}" if self.unit else ""
-            return f"{what}{rng}{unit}{off}"
+            alt = "".join(f" or {c!r}" for c in self.choices)
+            return f"{what}{rng}{unit}{off}{alt}"
         if self.kind == "choice":
             return "one of " + ", ".join(repr(c) for c in self.choices)
         if self.kind == "bool":
             return "true or false"
+        if self.kind == "channels":
+            return f"a non-empty array of integers {_fmt(self.lo)}..{_fmt(self.hi)} {self.unit}"
+        if self.kind == "numbers":
+            unit = f" {self.unit}" if self.unit else ""
+            rng = f" {_fmt(self.lo)}..{_fmt(self.hi)}" if self.hi is not None else \
+                f" >= {_fmt(self.lo)}"
+            return f"a number{rng}{unit} or an array of them (one per return)"
+        if self.kind == "polarity":
+            alt = " or " + ", ".join(repr(c) for c in self.choices) if self.choices else ""
+            return f"1 or -1{alt}"
+        if self.kind == "table":
+            return "a table"
         return "a string"
 
 
@@ -80,7 +105,8 @@ BAND = {
     "family": Param("choice", choices=("rbj", "butterworth", "linkwitz-riley")),
 }
 COMMON = {
-    "kind": Param("choice", choices=("eq", "compressor", "limiter", "gain"), required=True),
+    "kind": Param("choice", choices=("eq", "compressor", "limiter", "gain", "hardware"),
+                  required=True),
     "name": Param("str"),
     "bypass": Param("bool", default=False),
 }
@@ -105,6 +131,17 @@ KINDS: dict[str, dict[str, Param]] = {
         "lookahead_ms": Param("number", 0.5, 10.0, "ms", 1.5),
     },
     "gain": {"gain_db": Param("number", -48.0, 48.0, "dB", 0.0, required=True)},
+    "hardware": {
+        "sends": Param("channels", 1, 64, "(1-based interface outputs)", required=True),
+        "returns": Param("channels", 1, 64, "(1-based interface inputs)", required=True),
+        "send_trim_db": Param("number", -24.0, 24.0, "dB", 0.0),
+        "return_trim_db": Param("number", -24.0, 24.0, "dB", 0.0, choices=("auto",)),
+        "polarity": Param("polarity", default=1, choices=("auto",)),
+        "mix": Param("number", 0.0, 1.0, "(0 = dry, 1 = wet)", 1.0),
+        "latency_samples": Param("numbers", 0.0, None, "samples (measured round trip)"),
+        "ping_level_dbfs": Param("number", -60.0, -6.0, "dBFS", -20.0),
+        "virtual_gear": Param("table"),
+    },
 }
 MASTER = {
     "target_lufs": Param("number", -40.0, -5.0, "LUFS"),
@@ -143,6 +180,37 @@ class _Ctx:
 
 def _check_value(ctx: _Ctx, key: str, p: Param, v: Any) -> Any:
     bad = ctx.fail(key, f"expected {p.describe()}, got {v!r}")
+    if p.kind == "number" and isinstance(v, str) and p.choices:
+        if v not in p.choices:
+            raise bad
+        return v
+    if p.kind == "channels":
+        if not isinstance(v, list) or not v:
+            raise bad
+        return [_check_value(ctx, f"{key}[{i}]", Param("int", p.lo, p.hi, p.unit), x)
+                for i, x in enumerate(v)]
+    if p.kind == "numbers":
+        vals = v if isinstance(v, list) else [v]
+        if not vals:
+            raise bad
+        out = []
+        for i, x in enumerate(vals):
+            if isinstance(x, bool) or not isinstance(x, Number) or not math.isfinite(x) or (
+                    p.lo is not None and x < p.lo) or (p.hi is not None and x > p.hi):
+                k = f"{key}[{i}]" if isinstance(v, list) else key
+                raise ctx.fail(k, f"expected {p.describe()}, got {x!r}")
+            out.append(float(x))
+        return out if isinstance(v, list) else out[0]
+    if p.kind == "polarity":
+        if isinstance(v, str) and v in p.choices:
+            return v
+        if isinstance(v, bool) or not isinstance(v, Number) or v not in (1, -1):
+            raise bad
+        return int(v)
+    if p.kind == "table":
+        if not isinstance(v, dict):
+            raise bad
+        return dict(v)
     if p.kind in ("number", "int"):
         if isinstance(v, bool) or not isinstance(v, Number):
             raise bad
@@ -219,6 +287,35 @@ def _check_band(ctx: _Ctx, key: str, band: Any) -> dict[str, Any]:
     return b
 
 
+def _check_hardware(ctx: _Ctx, key: str, params: dict[str, Any]) -> None:
+    """Cross-key checks of a hardware insert (sends, returns, latencies, virtual gear)."""
+    sends, returns = params["sends"], params["returns"]
+    if len(returns) != len(sends):
+        raise ctx.fail(f"{key}.returns", f"expected {len(sends)} inputs (one per send), "
+                       f"got {len(returns)}")
+    for what, chans in (("sends", sends), ("returns", returns)):
+        dup = sorted({c for c in chans if chans.count(c) > 1})
+        if dup:
+            raise ctx.fail(f"{key}.{what}", f"interface channel {dup[0]} is listed twice")
+    lat = params.get("latency_samples")
+    if isinstance(lat, list) and len(lat) != len(returns):
+        raise ctx.fail(f"{key}.latency_samples", f"expected one number or {len(returns)} "
+                       f"(one per return), got {len(lat)}")
+    gear = params.get("virtual_gear")
+    if gear is not None:
+        from host.sim.gear import GearSpec
+
+        table = {"channels": len(sends), **gear, "name": gear.get("name", "gear")}
+        try:
+            GearSpec.from_dict(table)
+        except (ValueError, TypeError) as exc:
+            msg = str(exc)
+            sub, sep, rest = msg.partition(": ")
+            if sep and " " not in sub:
+                raise ctx.fail(f"{key}.virtual_gear.{sub}", rest) from None
+            raise ctx.fail(f"{key}.virtual_gear", msg) from None
+
+
 def parse_chain(data: dict[str, Any], source: str = "<chain>") -> ChainConfig:
     """Validate a parsed chain table (``[master]`` and ``[[chain]]``)."""
     ctx = _Ctx(source)
@@ -251,6 +348,8 @@ def parse_chain(data: dict[str, Any], source: str = "<chain>") -> ChainConfig:
             if len(rb) > 16:
                 raise ctx.fail(f"{key}.bands", f"expected at most 16 bands, got {len(rb)}")
             bands = [_check_band(ctx, f"{key}.bands[{j}]", b) for j, b in enumerate(rb)]
+        if kind == "hardware":
+            _check_hardware(ctx, key, params)
         name = params.pop("name", None) or f"{kind}{i + 1}"
         bypass = params.pop("bypass", False)
         params.pop("kind")

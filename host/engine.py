@@ -20,7 +20,16 @@ single-consumer rings and a seqlocked meter snapshot:
 - :meth:`Engine.events` drains xruns, muted non-finite blocks, clips,
   playback end and underruns, record overruns and rejected parameters;
 - :meth:`Engine.meters` reads levels, loudness, true peak, gain reduction and
-  DSP load.
+  DSP load;
+- :meth:`Engine.ping` plays a test signal out of one hardware insert's sends
+  and returns what came back on its returns (ping mode: the program stops,
+  the speakers stay silent), for :mod:`host.latency`.
+
+Hardware inserts (``kind = "hardware"``) send the chain signal at their place
+to device outputs and take it back from device inputs; each return channel is
+delayed so that all line up at the insert's latency L (see
+``native/engine.h``), and the dry path is delayed by L.  Offline
+(:meth:`Engine.process`) the unit is a wire with no round trip.
 
 None of these calls blocks the audio thread, and none of them is itself
 real-time code: they are meant for the control thread (GUI, CLI, a file
@@ -86,6 +95,13 @@ _CHOICES = {
     "detector": {"peak": lib.OB_COMP_DETECT_PEAK, "rms": lib.OB_COMP_DETECT_RMS},
     "mode": {"stereo": lib.OB_COMP_MODE_STEREO, "mid-side": lib.OB_COMP_MODE_MID_SIDE},
 }
+_HW_IDS = {
+    "send_trim_db": lib.OB_PARAM_HW_SEND_TRIM_DB,
+    "return_trim_db": lib.OB_PARAM_HW_RETURN_TRIM_DB,
+    "polarity": lib.OB_PARAM_HW_POLARITY,
+    "mix": lib.OB_PARAM_HW_MIX,
+    "latency_samples": lib.OB_PARAM_HW_LATENCY_SAMPLES,
+}
 _ADD = {"eq": "ob_engine_add_eq", "compressor": "ob_engine_add_compressor",
         "limiter": "ob_engine_add_limiter"}
 
@@ -119,6 +135,9 @@ class _Insert:
         self.bands = [dict(b) for b in bands]
         self.band_bypass = [False] * len(bands)
         self.first: list[int] = []
+        self.send_map: list[int] = []     # hardware: device outputs, 0-based
+        self.return_map: list[int] = []   # hardware: device inputs, 0-based
+        self.max_latency = 0              # hardware: round trips below this, samples
         k = 0
         for b in self.bands:
             self.first.append(k)
@@ -200,6 +219,7 @@ class Engine:
         # before them: stream closed, engine freed, then the kernels
         self._fin = weakref.finalize(self, _release, self._box, e, self._keep)
         self._param_lock = threading.Lock()
+        self._pushed = 0  # parameter messages pushed (see wait_params)
         self._event_lock = threading.Lock()
         self._play_lock = threading.Lock()
         self._rec_lock = threading.Lock()
@@ -214,6 +234,9 @@ class Engine:
         check(lib.ob_engine_set_ring_frames(e, ring, ring), "ob_engine_set_ring_frames")
         self.ring_frames = ring
         for ins in chain.inserts:
+            if ins.kind == "hardware":
+                self._add_hardware(ins)
+                continue
             if ins.kind == "gain":
                 proc = None
                 idx = lib.ob_engine_add_gain(e, float(ins.params["gain_db"]))
@@ -226,6 +249,89 @@ class Engine:
                 check(lib.ob_engine_set_bypass_now(e, idx, 1), "ob_engine_set_bypass_now")
             self._inserts.append(_Insert(idx, ins.name, ins.kind, proc, ins.params, ins.bypass,
                                          ins.bands))
+
+    def _add_hardware(self, ins: Any) -> None:
+        p = ins.params
+        where = f"insert {ins.name!r} (hardware)"
+        for key in ("sends", "returns"):
+            if len(p[key]) != self.channels:
+                raise ValueError(f"{where}: {key}: expected {self.channels} interface channels "
+                                 f"(one per program channel), got {len(p[key])}")
+        smap = [int(c) - 1 for c in p["sends"]]
+        rmap = [int(c) - 1 for c in p["returns"]]
+        lat = p.get("latency_samples")
+        lats = [] if lat is None else (list(lat) if isinstance(lat, list) else [lat])
+        max_lat = max([int(round(self.fs))] + [int(math.floor(v)) + 2 for v in lats])
+        if max_lat > lib.OB_DELAY_MAX:
+            raise ValueError(f"{where}: latency_samples: expected below "
+                             f"{lib.OB_DELAY_MAX} samples, got {max(lats):g}")
+        idx = lib.ob_engine_add_hardware(self._e, ffi.new("int[]", smap), ffi.new("int[]", rmap),
+                                         max_lat)
+        if idx == lib.OB_ERR_ARG:
+            raise ValueError(f"{where}: sends: an interface output is already another hardware "
+                             f"insert's send ({p['sends']})")
+        check(min(idx, 0), f"ob_engine_add_hardware ({ins.name})")
+        if ins.bypass:
+            check(lib.ob_engine_set_bypass_now(self._e, idx, 1), "ob_engine_set_bypass_now")
+        rec = _Insert(idx, ins.name, "hardware", None, p, ins.bypass, [])
+        rec.send_map, rec.return_map, rec.max_latency = smap, rmap, max_lat
+        self._inserts.append(rec)
+        init = {k: p[k] for k in ("send_trim_db", "return_trim_db", "polarity", "mix")
+                if k in p and p[k] != "auto"}
+        if lat is not None:
+            init["latency_samples"] = lat
+        for key, value in init.items():
+            for m in self._hw_messages(rec, where, key, value):
+                check(lib.ob_engine_set_hardware_now(self._e, idx, m["param"], m["section"],
+                                                     m["value"]),
+                      f"ob_engine_set_hardware_now ({ins.name}.{key})")
+
+    def _hw_messages(self, ins: _Insert, where: str, key: str,
+                     value: Any) -> list[dict[str, Any]]:
+        """Messages for one hardware parameter; a scalar applies to every channel,
+        a list gives one value per return channel."""
+        nch = self.channels
+        base = {"insert": ins.index, "param": _HW_IDS[key]}
+        if key == "mix":
+            v = self._validate(where, key, Param("number", 0.0, 1.0, "(0 = dry, 1 = wet)"),
+                               value)
+            return [{**base, "section": -1, "value": v}]
+        vals = list(value) if isinstance(value, list | tuple | np.ndarray) else None
+        if vals is not None and len(vals) != nch:
+            raise ValueError(f"{where}: {key}: expected one value or {nch} (one per return "
+                             f"channel), got {len(vals)}")
+        items = [(-1, value)] if vals is None else list(enumerate(vals))
+        if key == "latency_samples" and vals is None:
+            items = [(c, value) for c in range(nch)]
+        out = []
+        for c, v in items:
+            k = key if c < 0 else f"{key}[{c}]"
+            if key == "polarity":
+                if isinstance(v, bool) or not isinstance(v, Real) or v not in (1, -1):
+                    raise ValueError(f"{where}: {k}: expected 1 or -1, got {v!r}")
+                v = float(v)
+            elif key == "latency_samples":
+                if isinstance(v, bool) or not isinstance(v, Real) or not math.isfinite(v) or \
+                        not 0 <= v < ins.max_latency:
+                    raise ValueError(f"{where}: {k}: expected a measured round trip 0..<"
+                                     f"{ins.max_latency} samples (the delay lines' size), "
+                                     f"got {v!r}")
+                v = float(v)
+            else:
+                v = self._validate(where, k, Param("number", -24.0, 24.0, "dB"), v)
+            out.append({**base, "section": c, "value": v})
+        return out
+
+    @property
+    def hardware_inserts(self) -> dict[str, dict[str, Any]]:
+        """Hardware inserts by name: ``index``, ``sends`` / ``returns`` (1-based
+        interface channels), ``send_map`` / ``return_map`` (0-based device
+        channels), ``max_latency_samples`` (round trips must stay below it)."""
+        return {i.name: {"index": i.index, "sends": [c + 1 for c in i.send_map],
+                         "returns": [c + 1 for c in i.return_map], "send_map": list(i.send_map),
+                         "return_map": list(i.return_map),
+                         "max_latency_samples": i.max_latency}
+                for i in self._inserts if i.kind == "hardware"}
 
     # ---- graph ---------------------------------------------------------------------
 
@@ -342,6 +448,22 @@ class Engine:
                                            "changes apply when audio is processed")
                     time.sleep(0.001)
                 check(st, "ob_engine_param_push")
+                self._pushed += 1
+
+    def wait_params(self, timeout_s: float = 2.0) -> None:
+        """Block until the audio thread has taken every parameter message
+        pushed so far (applied or rejected); needed before reading a latency
+        that a message changes.  Only meaningful while streaming."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            m = self._meters
+            lib.ob_engine_read_meters(self._e, m)
+            if int(m.params_applied) + int(m.params_rejected) >= self._pushed:
+                return
+            if self._stream is None or not self._stream.active or time.monotonic() > deadline:
+                raise RuntimeError("wait_params: the engine did not take its parameter "
+                                   "messages (is the stream running?)")
+            time.sleep(0.002)
 
     @staticmethod
     def _validate(where: str, key: str, p: Param, value: Any) -> Any:
@@ -379,6 +501,14 @@ class Engine:
             ``sidechain_hpf_hz`` (Hz, 0 = off or 20..500).
             limiter: ``ceiling_dbtp`` (dBTP, -20..0), ``release_ms`` (ms,
             1..1000); the lookahead is fixed.
+            hardware: ``send_trim_db``, ``return_trim_db`` (dB, -24..24),
+            ``polarity`` (1 or -1), each one value or one per return channel,
+            ramped; ``mix`` (0 dry .. 1 wet, ramped); ``latency_samples``
+            (measured round trip, samples, >= 0 and below the delay lines'
+            size, one value or one per return channel): recomputes the
+            insert's latency L and the return delays, applied at once (set it
+            before the program starts; it changes :attr:`latency_samples`
+            once the audio thread applied it).
             eq: ``band`` (index) with band keys as in a chain file (``type``,
             ``freq_hz``, ``gain_db``, ``q``, ``slope``, ``order``, ``family``),
             merged into the band's current values unless ``type`` is given;
@@ -407,6 +537,13 @@ class Engine:
                 if not isinstance(value, bool):
                     raise ValueError(f"{where}: bypass: expected true or false, got {value!r}")
                 msgs.append({**base, "param": lib.OB_PARAM_BYPASS, "value": float(value)})
+                continue
+            if ins.kind == "hardware":
+                if key not in _HW_IDS:
+                    raise ValueError(f"{where}: unknown parameter {key!r} (expected one of "
+                                     f"{', '.join([*_HW_IDS, 'bypass'])})")
+                msgs.extend(self._hw_messages(ins, where, key, value))
+                updates[key] = value
                 continue
             schema = KINDS[ins.kind]
             if ins.kind == "limiter" and key == "lookahead_ms":
@@ -507,11 +644,16 @@ class Engine:
             previous call, dB), ``dsp_load`` (last callback: time in it / block
             duration) and ``dsp_load_max`` (since the previous call),
             counters ``xruns``, ``nonfinite``, ``clipped_samples``,
-            ``playback_frames``, ``playback_underruns``, ``playback_ended``,
+            ``playback_frames``, ``playback_first_frame`` (engine frame of the
+            first frame taken from the playback ring, -1 before any),
+            ``playback_underruns``, ``playback_ended``,
             ``record_frames``, ``record_first_frame``, ``record_dropped``,
             ``params_applied``, ``params_rejected``, ``param_frame`` (engine
             frame where the last parameter message landed, -1 before any),
-            ``events_dropped``, and ``source``.
+            ``events_dropped``, ``source``, and ``hardware`` (hardware inserts
+            by name: ``latency_samples``, the insert's L, and
+            ``round_trip_samples``, the measured round trip per return channel
+            as applied).
         """
         m = self._meters
         lib.ob_engine_read_meters(self._e, m)
@@ -531,6 +673,7 @@ class Engine:
             "xruns": int(m.xruns), "nonfinite": int(m.nonfinite),
             "clipped_samples": int(m.clipped_samples),
             "playback_frames": int(m.playback_frames),
+            "playback_first_frame": int(m.playback_first_frame),
             "playback_underruns": int(m.playback_underruns),
             "playback_ended": bool(m.playback_ended),
             "record_frames": int(m.record_frames),
@@ -539,6 +682,11 @@ class Engine:
             "params_applied": int(m.params_applied), "params_rejected": int(m.params_rejected),
             "param_frame": int(m.param_frame), "events_dropped": int(m.events_dropped),
             "source": "playback" if m.source == lib.OB_SOURCE_PLAYBACK else "input",
+            "hardware": {i.name: {
+                "latency_samples": int(lib.ob_engine_insert_latency(self._e, i.index)),
+                "round_trip_samples": [float(lib.ob_engine_hardware_round_trip(
+                    self._e, i.index, c)) for c in range(nch)]}
+                for i in self._inserts if i.kind == "hardware"},
         }
 
     def events(self) -> list[dict[str, Any]]:
@@ -621,10 +769,10 @@ class Engine:
         outs = [v for v in maps["out_map"] if v >= 0] + maps["monitor_map"]
         if len(set(outs)) != len(outs):
             raise ValueError(f"out_map/monitor_map: a device output is used twice: {outs}")
+        dev_in, dev_out = self.device_channels_needed(maps["in_map"], maps["out_map"],
+                                                      maps["monitor_map"])
         dev = self._resolve_device(device)
         info = sd.query_devices(dev)
-        dev_in = max([v + 1 for v in maps["in_map"]] + [1])
-        dev_out = max([v + 1 for v in outs] + [1])
         if dev_in > info["max_input_channels"] or dev_out > info["max_output_channels"]:
             raise ValueError(f"device {info['name']!r} has {info['max_input_channels']} inputs "
                              f"and {info['max_output_channels']} outputs; the maps need "
@@ -645,6 +793,31 @@ class Engine:
         self._stream = stream
         self._box["stream"] = stream
         self.device_channels = (dev_in, dev_out)
+
+    def device_channels_needed(self, in_map: Sequence[int], out_map: Sequence[int],
+                               monitor_map: Sequence[int] = ()) -> tuple[int, int]:
+        """(inputs, outputs) a stream must open for these maps and the hardware
+        inserts' sends and returns (0-based maps, -1 for none).
+
+        Raises ValueError when a hardware send is also a program output, a
+        monitor or another send (each named, 1-based as in the session).
+        """
+        owner: dict[int, str] = {}
+        for what, m in (("out_map", out_map), ("monitor_map", monitor_map)):
+            for v in m:
+                if v >= 0:
+                    owner.setdefault(int(v), what)
+        for i in self._inserts:
+            if i.kind != "hardware":
+                continue
+            for v in i.send_map:
+                if v in owner:
+                    raise ValueError(f"insert {i.name!r} (hardware): sends: interface output "
+                                     f"{v + 1} is already used by {owner[v]}; a send needs an "
+                                     "output of its own")
+                owner[v] = f"insert {i.name!r}'s sends"
+        ins = [v for v in in_map if v >= 0] + [v for i in self._inserts for v in i.return_map]
+        return max([v + 1 for v in ins] + [1]), max([v + 1 for v in owner] + [1])
 
     @staticmethod
     def _resolve_device(device: int | str) -> int:
@@ -783,3 +956,101 @@ class Engine:
             raise ValueError(f"source: expected 'input' or 'playback', got {source!r}")
         check(lib.ob_engine_set_source(self._e, SOURCES[source]), "ob_engine_set_source")
 
+    # ---- ping -----------------------------------------------------------------------
+
+    def _wait_ping(self, want: int, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while lib.ob_engine_ping_active(self._e) != want:
+            if time.monotonic() > deadline or not self.streaming:
+                raise RuntimeError("ping: the audio callback did not answer (is the stream "
+                                   "running?)")
+            time.sleep(0.001)
+
+    def ping(self, insert: str | int, signal: np.ndarray, tail_frames: int) -> np.ndarray:
+        """Play ``signal`` out of a hardware insert's sends; return its raw returns.
+
+        Parameters
+        ----------
+        insert : str or int
+            A hardware insert.
+        signal : np.ndarray
+            (frames, channels) float32 test signal, full scale 1.0, one
+            column per send.  Played as given: its level is the caller's
+            business (nothing is clamped).
+        tail_frames : int
+            Frames of silence played after it, to catch the round trip (>= 0).
+
+        Returns
+        -------
+        np.ndarray
+            float32 (frames + tail_frames, channels): what the insert's
+            return inputs carried, raw (no trim, polarity or delay), row i
+            taken in the same callback and position as row i of the signal
+            was sent, so a unit with delay D shows up at lag D plus the
+            device's own loop latency.
+
+        While the ping runs the program is paused (ping mode, see
+        ``ob_engine_set_ping``): every other device output is silent, the
+        speakers never hear the ping, and what the playback ring held is
+        dropped; the chain restarts from silence afterwards.  Blocks the
+        calling thread (not the audio thread) for the ping's duration.
+        Raises RuntimeError when the stream is not running or the ping's data
+        did not reach the callback in time (a gap breaks the alignment).
+        Do not ping while recording the program.
+        """
+        ins = self._insert(insert)
+        if ins.kind != "hardware":
+            raise ValueError(f"insert: {ins.name!r} is a {ins.kind} insert, not a hardware one")
+        if isinstance(tail_frames, bool) or not isinstance(tail_frames, Integral) or \
+                tail_frames < 0:
+            raise ValueError(f"tail_frames: expected a frame count >= 0, got {tail_frames!r}")
+        a = np.asarray(signal, dtype=np.float32)
+        if a.ndim == 1 and self.channels == 1:
+            a = a[:, np.newaxis]
+        if a.ndim != 2 or a.shape[1] != self.channels or a.shape[0] == 0:
+            raise ValueError(f"signal: expected shape (frames, {self.channels}), frames > 0, "
+                             f"got {np.shape(signal)}")
+        if not np.all(np.isfinite(a)):
+            raise ValueError("signal: holds NaN or Inf")
+        if not self.streaming:
+            raise RuntimeError("ping: the stream is not running (open_stream and start first)")
+        total = a.shape[0] + int(tail_frames)
+        data = np.zeros((total, self.channels), dtype=np.float32)
+        data[:a.shape[0]] = a
+        out = np.empty((total, self.channels), dtype=np.float32)
+        m = ffi.new("ob_meters *")
+        check(lib.ob_engine_set_ping(self._e, ins.index), "ob_engine_set_ping")
+        try:
+            self._wait_ping(ins.index, 2.0)
+            with self._rec_lock:   # the program's frames recorded before the ping
+                while lib.ob_engine_record_read(self._e, ffi.cast("float *", ffi.from_buffer(out)),
+                                                total) > 0:
+                    pass
+            lib.ob_engine_read_meters(self._e, m)
+            underruns = int(m.playback_underruns)
+            sent = got = 0
+            deadline = time.monotonic() + total / self.fs + 5.0
+            while got < total:
+                if sent < total:
+                    with self._play_lock:
+                        sent += int(lib.ob_engine_playback_write(
+                            self._e, ffi.cast("float *", ffi.from_buffer(data[sent:])),
+                            total - sent))
+                with self._rec_lock:
+                    got += int(lib.ob_engine_record_read(
+                        self._e, ffi.cast("float *", ffi.from_buffer(out[got:])), total - got))
+                if got < total:
+                    if time.monotonic() > deadline or not self.streaming:
+                        raise RuntimeError(f"ping: only {got} of {total} frames came back "
+                                           "(the stream stopped or stalled)")
+                    time.sleep(0.002)
+            lib.ob_engine_read_meters(self._e, m)
+            if int(m.playback_underruns) != underruns:
+                raise RuntimeError("ping: the playback ring ran dry during the ping, so the "
+                                   "returns are not aligned with it; ping again (a larger "
+                                   "ring_seconds helps)")
+        finally:
+            lib.ob_engine_set_ping(self._e, -1)
+            with contextlib.suppress(RuntimeError):
+                self._wait_ping(-1, 2.0)
+        return out

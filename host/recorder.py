@@ -41,14 +41,17 @@ class Recorder:
     pull : callable
         ``pull(max_frames) -> np.ndarray (frames, channels)``; returns what is
         available now (possibly 0 frames).  Called from the writer thread only.
-    skip_frames : int
-        Frames to drop at the start (the chain latency).
+    skip_frames : int or callable
+        Frames to drop at the start (the chain latency, plus any frames
+        recorded before the program began), or a function returning that
+        number once it is known (None until then; nothing is pulled before).
     limit_frames : int, optional
         Frames to keep at most (the program's length, so the file ends with it).
     """
 
     def __init__(self, path: Path, sample_rate: int, channels: int,
-                 pull: Callable[[int], np.ndarray], skip_frames: int = 0,
+                 pull: Callable[[int], np.ndarray],
+                 skip_frames: int | Callable[[], int | None] = 0,
                  limit_frames: int | None = None):
         self.path = Path(path)
         depth = RECORD_DEPTH.get(self.path.suffix.lower())
@@ -61,7 +64,8 @@ class Recorder:
         self.file = sf.SoundFile(str(self.tmp), "w", samplerate=sample_rate, channels=channels,
                                  format=fmt, subtype=subtype)
         self.pull = pull
-        self.skip = skip_frames
+        self.skip: int | None = skip_frames if isinstance(skip_frames, int) else None
+        self._skip_fn = None if isinstance(skip_frames, int) else skip_frames
         self.limit = limit_frames
         self.frames_written = 0
         self.error: str | None = None
@@ -73,6 +77,10 @@ class Recorder:
         return self
 
     def _drain_once(self) -> int:
+        if self.skip is None:
+            self.skip = self._skip_fn()
+            if self.skip is None:
+                return 0
         block = self.pull(8192)
         n = len(block)
         if n == 0:

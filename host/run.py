@@ -58,54 +58,52 @@ def run_session(session_path: Path, input_path: Path | None = None,
                 record_path: Path | None = None, duration_s: float | None = None,
                 view: bool = True, say=None) -> RunResult:
     """Stream a session; see the module docstring.  Returns what happened."""
-    from host.engine import Engine
     from host.recorder import Recorder
-    from host.session import ensure_studio, load_session, resolve_device
+    from host.session import load_session, short_hostapi
+    from host.stream import SessionStream
 
     say = say or (lambda msg: print(f"outboard: {msg}", file=sys.stderr))
     session = load_session(session_path)
     if duration_s is not None and not (duration_s > 0 and math.isfinite(duration_s)):
         raise OutboardError(f"--duration: expected a positive number of seconds, got {duration_s}")
     if record_path is not None:
-        from host.audiofile import check_distinct, output_format
+        from host.audiofile import check_distinct, check_writable, output_format
 
         if input_path is not None:
             check_distinct(input_path, record_path)
         output_format(record_path, "32f" if record_path.suffix.lower() != ".flac" else "24")
-    studio = ensure_studio(session, warn=say)
-    try:
-        return _stream(session, input_path, record_path, duration_s, view, say,
-                       Engine, Recorder, resolve_device)
-    finally:
-        if studio is not None:
-            studio.stop()
-
-
-def _stream(session, input_path, record_path, duration_s, view, say,
-            Engine, Recorder, resolve_device) -> RunResult:
-    iface, prog = session.interface, session.program
-    dev = resolve_device(session)
-    fs, nch = iface.sample_rate, len(prog.inputs)
+        check_writable(record_path)
+    fs, nch = session.interface.sample_rate, len(session.program.inputs)
     program = _prepare_input(input_path, fs, nch, say) if input_path else None
-    engine = Engine(fs, nch, session.chain, max_block=max(4096, iface.block_size))
-    lat = engine.latency_samples
-    if program is not None:  # flush the chain's latency so the recording ends complete
-        program = np.concatenate([program, np.zeros((lat, nch), dtype=np.float32)])
-    engine.open_stream(dev.index, [c - 1 for c in prog.inputs], [c - 1 for c in prog.outputs],
-                       [c - 1 for c in prog.monitor], block_size=iface.block_size,
-                       source="playback" if program is not None else "input",
-                       record=record_path is not None, latency=iface.latency)
-    recorder = None
-    if record_path is not None:
-        recorder = Recorder(record_path, fs, nch, engine.record_read, skip_frames=lat,
-                            limit_frames=None if program is None else len(program) - lat)
+    source = "playback" if program is not None else "input"
+    with SessionStream(session, source, record_path is not None, say) as ss:
+        ss.prepare_inserts()
+        engine, dev = ss.engine, ss.device
+        lat = engine.latency_samples
+        if program is not None:  # flush the chain's latency so the recording ends complete
+            program = np.concatenate([program, np.zeros((lat, nch), dtype=np.float32)])
+        recorder = None
+        if record_path is not None:
+            engine.record_read(1 << 30)  # whatever a ping left behind
+
+            def skip() -> int | None:
+                m = engine.meters()
+                if program is None:
+                    return lat
+                first = m["playback_first_frame"]
+                return None if first < 0 else first - m["record_first_frame"] + lat
+
+            recorder = Recorder(record_path, fs, nch, engine.record_read, skip_frames=skip,
+                                limit_frames=None if program is None else len(program) - lat)
+        title = f"{Path(session.path).name}  {dev.name} [{short_hostapi(dev.hostapi)}] {fs} Hz"
+        return _loop(engine, program, recorder, record_path, duration_s, view, title, lat, fs)
+
+
+def _loop(engine, program, recorder, record_path, duration_s, view, title, lat, fs) -> RunResult:
     total_s = None if program is None else (len(program) - lat) / fs
     if duration_s is not None:
         total_s = duration_s if total_s is None else min(total_s, duration_s)
     gr_names = list(engine.meters()["gain_reduction_db"])  # the dynamics inserts
-    from host.session import short_hostapi
-
-    title = f"{Path(session.path).name}  {dev.name} [{short_hostapi(dev.hostapi)}] {fs} Hz"
     events: list[dict] = []
     lines: list[str] = []
     pos = 0
@@ -128,10 +126,13 @@ def _stream(session, input_path, record_path, duration_s, view, say,
             if pos >= len(program):
                 engine.playback_finish()
 
-    feed()
+    engine.events()  # drop what the set-up (pings) posted
+    engine.reset_meters()
+    start_frame = engine.meters()["frames"]
     if recorder is not None:
+        engine.set_record(True)
         recorder.start()
-    engine.start()
+    feed()
     m = engine.meters()
     load_max = 0.0
     gr_max = {n: 0.0 for n in gr_names}
@@ -144,12 +145,12 @@ def _stream(session, input_path, record_path, duration_s, view, say,
                 events.append(e)
                 if e["type"] not in ("playback_end",):
                     where = f" in {e['insert']}" if e["insert"] else ""
-                    lines.append(f"{e['type']}{where} at {e['frame'] / fs:.2f} s")
+                    lines.append(f"{e['type']}{where} at {(e['frame'] - start_frame) / fs:.2f} s")
             m = engine.meters()
             load_max = max(load_max, m["dsp_load_max"])
             for n in gr_names:
                 gr_max[n] = max(gr_max[n], m["gain_reduction_max_db"][n])
-            t = m["frames"] / fs
+            t = (m["frames"] - start_frame) / fs
             if live is not None:
                 from host.live_view import render
 
@@ -176,7 +177,6 @@ def _stream(session, input_path, record_path, duration_s, view, say,
         engine.stop()
         if live is not None:
             live.stop()
-        engine.close()
     events.extend(engine.events())
     m = engine.meters()
     m["dsp_load_max"] = max(load_max, m["dsp_load_max"])
@@ -188,10 +188,10 @@ def _stream(session, input_path, record_path, duration_s, view, say,
         try:
             saved = recorder.close()
         except OutboardError as exc:
-            say(str(exc))
+            print(f"outboard: {exc}", file=sys.stderr)
             saved = record_path
         rec_s = recorder.seconds
-    return RunResult(m["frames"] / fs, stopped_by, saved, rec_s, m, events)
+    return RunResult((m["frames"] - start_frame) / fs, stopped_by, saved, rec_s, m, events)
 
 
 def cmd_run(args) -> int:

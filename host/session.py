@@ -38,7 +38,7 @@ from __future__ import annotations
 import difflib
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -68,7 +68,12 @@ INTERFACE: dict[str, Param] = {
     "embedded_jack": Param("bool", default=False),
 }
 PROGRAM_KEYS = ("inputs", "outputs", "monitor")
-TOP_KEYS = ("interface", "program", "chain")
+TOP_KEYS = ("interface", "program", "chain", "latency")
+#: [latency]: how hardware inserts get their round trip (see host.inserts)
+LATENCY: dict[str, Param] = {
+    "measure_at_start": Param("bool", default=False),   # a quiet pre-roll ping every stream
+    "on_stale": Param("choice", choices=("remeasure", "refuse"), default="remeasure"),
+}
 
 
 class StudioWarning(UserWarning):
@@ -140,6 +145,8 @@ class Session:
     interface: InterfaceConfig
     program: ProgramConfig
     chain: ChainConfig
+    latency: dict[str, Any] = field(default_factory=lambda: {"measure_at_start": False,
+                                                             "on_stale": "remeasure"})
 
 
 @dataclass(frozen=True)
@@ -255,7 +262,8 @@ def parse_session(data: dict[str, Any], source: str = "<session>") -> Session:
                                 latency=latency, embedded_jack=iface["embedded_jack"])
     program = _check_program(ctx, data["program"])
     chain = parse_chain({"chain": data["chain"]} if "chain" in data else {}, source)
-    return Session(Path(source), interface, program, chain)
+    latency = _check_table(ctx, "latency", data.get("latency", {}), LATENCY)
+    return Session(Path(source), interface, program, chain, latency)
 
 
 def load_session(path: str | Path) -> Session:

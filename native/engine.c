@@ -85,12 +85,24 @@ static int ramp_run(ramp *p, double *v, int n)
 typedef struct {
     int kind;           /* OB_INSERT_* */
     void *k;            /* the kernel (not owned); NULL for gain */
-    int latency;        /* samples */
-    float *delay;       /* latency > 0: dry delay line, nch rings of latency */
+    _Atomic int latency;  /* samples (a hardware insert's changes while running) */
+    int cap;            /* dry ring length per channel: latency + 1, or the largest
+                           latency + 1 (hardware); 0: no dry ring */
+    float *delay;       /* cap > 0: dry delay line, nch rings of cap samples */
     int dpos;           /* write position in each delay ring */
     ramp wet;           /* 1 = insert in, 0 = bypassed */
     ramp gain;          /* gain insert: linear gain */
     float gain_f;       /* (float) gain.target: the steady-state multiplier */
+    /* hardware insert */
+    int send[OB_ENGINE_MAX_CHANNELS], ret[OB_ENGINE_MAX_CHANNELS];  /* device channels */
+    ramp sg[OB_ENGINE_MAX_CHANNELS];   /* send trim, linear */
+    ramp rg[OB_ENGINE_MAX_CHANNELS];   /* return trim * polarity, linear */
+    double ret_lin[OB_ENGINE_MAX_CHANNELS];  /* return trim, linear */
+    double pol[OB_ENGINE_MAX_CHANNELS];      /* +1 / -1 */
+    double rt[OB_ENGINE_MAX_CHANNELS];       /* measured round trip R_c, samples */
+    ramp mix;           /* 0 dry .. 1 wet */
+    int max_latency;    /* R_c < max_latency */
+    ob_delay *wd;       /* return alignment delays d_c = L - R_c */
 } insert;
 
 /* ---- the engine -------------------------------------------------------------- */
@@ -112,6 +124,10 @@ struct ob_engine {
     float *dry;         /* nch * max_block: an insert's input, for the crossfade */
     double *rampv;      /* max_block: per-sample ramp values */
     float *wp[OB_ENGINE_MAX_CHANNELS], *dp[OB_ENGINE_MAX_CHANNELS];
+    float *ret;         /* nch * max_block: a hardware insert's returns, planar */
+    float *rp[OB_ENGINE_MAX_CHANNELS];
+    const float *blk_in;  /* callback: device input of the current piece (NULL offline) */
+    float *blk_out;       /* callback: device output of the current piece */
 
     /* owned meters */
     ob_loudness *loud;
@@ -119,6 +135,7 @@ struct ob_engine {
 
     /* control -> processing */
     _Atomic int source, record_on;
+    _Atomic int ping_req, ping_ack;   /* ping mode asked for / in force (-1 off) */
     ob_param_msg pq[OB_ENGINE_PARAM_SLOTS];
     _Atomic int64_t pq_w, pq_r;
     fring play;
@@ -135,6 +152,7 @@ struct ob_engine {
     int64_t last_clip_event;  /* frame of the last CLIP event, or < 0 */
     int64_t since_integrated; /* frames since the integrated loudness update */
     int clip_holdoff, integrated_every;  /* frames */
+    int ping_cur, ping_started, ping_dry; /* ping mode, processing thread */
     ob_meters snap;         /* written by the processing thread only */
 
     /* published meters: seqlock (odd seq: update in progress) */
@@ -244,10 +262,11 @@ ob_engine *ob_engine_new(double fs, int nch, int max_block)
     e->work = calloc(nb, sizeof(float));
     e->dry = calloc(nb, sizeof(float));
     e->rampv = calloc((size_t)max_block, sizeof(double));
+    e->ret = calloc(nb, sizeof(float));
     e->loud = ob_loudness_new(fs, nch);
     e->tp = ob_truepeak_new(fs, nch, 0);
     int64_t ring = (int64_t)llround(2.0 * fs);
-    if (!e->work || !e->dry || !e->rampv || !e->loud || !e->tp ||
+    if (!e->work || !e->dry || !e->rampv || !e->ret || !e->loud || !e->tp ||
         fring_alloc(&e->play, ring, nch) != OB_OK || fring_alloc(&e->rec, ring, nch) != OB_OK) {
         ob_engine_free(e);
         return NULL;
@@ -255,11 +274,15 @@ ob_engine *ob_engine_new(double fs, int nch, int max_block)
     for (int c = 0; c < nch; c++) {
         e->wp[c] = e->work + (size_t)c * (size_t)max_block;
         e->dp[c] = e->dry + (size_t)c * (size_t)max_block;
+        e->rp[c] = e->ret + (size_t)c * (size_t)max_block;
         e->in_map[c] = -1;
         e->out_map[c] = -1;
     }
     atomic_init(&e->source, OB_SOURCE_INPUT);
     atomic_init(&e->record_on, 0);
+    atomic_init(&e->ping_req, -1);
+    atomic_init(&e->ping_ack, -1);
+    e->ping_cur = -1;
     atomic_init(&e->play_finished, 0);
     atomic_init(&e->pq_w, 0);
     atomic_init(&e->pq_r, 0);
@@ -279,6 +302,7 @@ ob_engine *ob_engine_new(double fs, int nch, int max_block)
     s->momentary_lufs = s->short_term_lufs = s->integrated_lufs = -HUGE_VAL;
     s->true_peak_dbtp = -HUGE_VAL;
     s->record_first_frame = -1;
+    s->playback_first_frame = -1;
     s->param_frame = -1;
     s->source = OB_SOURCE_INPUT;
     e->pub = *s;
@@ -289,9 +313,12 @@ void ob_engine_free(ob_engine *e)
 {
     if (!e)
         return;
-    for (int i = 0; i < e->n_ins; i++)
+    for (int i = 0; i < e->n_ins; i++) {
         free(e->ins[i].delay);
+        ob_delay_free(e->ins[i].wd);
+    }
     free(e->work);
+    free(e->ret);
     free(e->dry);
     free(e->rampv);
     free(e->play.buf);
@@ -322,11 +349,19 @@ static void reset_inserts(ob_engine *e)
         case OB_INSERT_LIMITER: ob_limiter_reset(s->k); break;
         default: break;
         }
-        if (s->latency > 0)
-            memset(s->delay, 0, sizeof(float) * (size_t)s->latency * (size_t)e->nch);
+        if (s->cap > 0)
+            memset(s->delay, 0, sizeof(float) * (size_t)s->cap * (size_t)e->nch);
         s->dpos = 0;
         ramp_snap(&s->wet);
         ramp_snap(&s->gain);
+        if (s->kind == OB_INSERT_HARDWARE) {
+            ob_delay_reset(s->wd);
+            for (int c = 0; c < e->nch; c++) {
+                ramp_snap(&s->sg[c]);
+                ramp_snap(&s->rg[c]);
+            }
+            ramp_snap(&s->mix);
+        }
     }
 }
 
@@ -351,8 +386,9 @@ static int add_insert(ob_engine *e, int kind, void *k, int latency)
     s->kind = kind;
     s->k = k;
     s->latency = latency > 0 ? latency : 0;
-    if (s->latency > 0) {
-        s->delay = calloc((size_t)s->latency * (size_t)e->nch, sizeof(float));
+    s->cap = latency > 0 ? latency + 1 : 0;
+    if (s->cap > 0) {
+        s->delay = calloc((size_t)s->cap * (size_t)e->nch, sizeof(float));
         if (!s->delay)
             return OB_ERR_NOMEM;
     }
@@ -400,6 +436,150 @@ int ob_engine_set_bypass_now(ob_engine *e, int insert_idx, int bypass)
     return OB_OK;
 }
 
+/* L = max over c of ceil(R_c) (+ the sinc's centre when R_c is fractional);
+ * d_c = L - R_c.  Returns OB_ERR_ARG (nothing changed) if a delay does not fit. */
+static int hw_update_latency(ob_engine *e, insert *s)
+{
+    int L = 0;
+    for (int c = 0; c < e->nch; c++) {
+        const double r = s->rt[c], up = ceil(r);
+        const int need = (int)up + (up != r ? OB_DELAY_FIR_CENTER : 0);
+        L = need > L ? need : L;
+    }
+    if (L >= s->cap)
+        return OB_ERR_ARG;
+    for (int c = 0; c < e->nch; c++)
+        if (ob_delay_set_delay(s->wd, c, (double)L - s->rt[c]) != OB_OK)
+            return OB_ERR_ARG;
+    s->latency = L;
+    return OB_OK;
+}
+
+/* A hardware parameter, ramped from where it is (apply_param and _now). */
+static int hw_param(ob_engine *e, insert *s, int param, int ch, double v)
+{
+    const int all = ch == -1, lo = all ? 0 : ch, hi = all ? e->nch : ch + 1;
+    if (s->kind != OB_INSERT_HARDWARE || ch < -1 || ch >= e->nch)
+        return OB_ERR_ARG;
+    switch (param) {
+    case OB_PARAM_HW_SEND_TRIM_DB:
+        if (!(v >= -24.0 && v <= 24.0))
+            return OB_ERR_ARG;
+        for (int c = lo; c < hi; c++)
+            ramp_set(&s->sg[c], ob_db_to_lin(v), e->ramp_len);
+        return OB_OK;
+    case OB_PARAM_HW_RETURN_TRIM_DB:
+    case OB_PARAM_HW_POLARITY:
+        if (param == OB_PARAM_HW_RETURN_TRIM_DB ? !(v >= -24.0 && v <= 24.0)
+                                                : !(v == 1.0 || v == -1.0))
+            return OB_ERR_ARG;
+        for (int c = lo; c < hi; c++) {
+            if (param == OB_PARAM_HW_POLARITY)
+                s->pol[c] = v;
+            else
+                s->ret_lin[c] = ob_db_to_lin(v);
+            ramp_set(&s->rg[c], s->ret_lin[c] * s->pol[c], e->ramp_len);
+        }
+        return OB_OK;
+    case OB_PARAM_HW_MIX:
+        if (!(v >= 0.0 && v <= 1.0))
+            return OB_ERR_ARG;
+        ramp_set(&s->mix, v, e->ramp_len);
+        return OB_OK;
+    case OB_PARAM_HW_LATENCY_SAMPLES: {
+        if (all || !(v >= 0.0 && v < (double)s->max_latency))
+            return OB_ERR_ARG;
+        const double old = s->rt[ch];
+        s->rt[ch] = v;
+        if (hw_update_latency(e, s) != OB_OK) {
+            s->rt[ch] = old;
+            hw_update_latency(e, s);
+            return OB_ERR_ARG;
+        }
+        return OB_OK;
+    }
+    default: return OB_ERR_ARG;
+    }
+}
+
+int ob_engine_add_hardware(ob_engine *e, const int *send_map, const int *return_map,
+                           int max_latency)
+{
+    if (!e || !send_map || !return_map || max_latency < 1 || max_latency > OB_DELAY_MAX)
+        return OB_ERR_ARG;
+    for (int c = 0; c < e->nch; c++) {
+        if (send_map[c] < 0 || send_map[c] >= OB_ENGINE_MAX_DEVICE_CHANNELS ||
+            return_map[c] < 0 || return_map[c] >= OB_ENGINE_MAX_DEVICE_CHANNELS)
+            return OB_ERR_ARG;
+        for (int k = 0; k < c; k++)
+            if (send_map[k] == send_map[c])
+                return OB_ERR_ARG;
+        for (int i = 0; i < e->n_ins; i++)
+            if (e->ins[i].kind == OB_INSERT_HARDWARE)
+                for (int k = 0; k < e->nch; k++)
+                    if (e->ins[i].send[k] == send_map[c])
+                        return OB_ERR_ARG;
+    }
+    if (e->n_ins >= OB_ENGINE_MAX_INSERTS)
+        return OB_ENGINE_ERR_FULL;
+    const int cap = max_latency + OB_DELAY_FIR_CENTER + 1;
+    ob_delay *wd = ob_delay_new(e->fs, e->nch, cap);
+    float *dl = calloc((size_t)cap * (size_t)e->nch, sizeof(float));
+    if (!wd || !dl) {
+        ob_delay_free(wd);
+        free(dl);
+        return OB_ERR_NOMEM;
+    }
+    int i = add_insert(e, OB_INSERT_HARDWARE, wd, 0);
+    if (i < 0) {
+        ob_delay_free(wd);
+        free(dl);
+        return i;
+    }
+    insert *s = &e->ins[i];
+    s->wd = wd;
+    s->delay = dl;
+    s->cap = cap;
+    s->max_latency = max_latency;
+    for (int c = 0; c < e->nch; c++) {
+        s->send[c] = send_map[c];
+        s->ret[c] = return_map[c];
+        s->sg[c].cur = s->sg[c].target = 1.0;
+        s->rg[c].cur = s->rg[c].target = 1.0;
+        s->ret_lin[c] = 1.0;
+        s->pol[c] = 1.0;
+        s->rt[c] = 0.0;
+    }
+    s->mix.cur = s->mix.target = 1.0;
+    hw_update_latency(e, s);
+    return i;
+}
+
+int ob_engine_set_hardware_now(ob_engine *e, int insert_idx, int param, int channel,
+                               double value)
+{
+    if (!e || insert_idx < 0 || insert_idx >= e->n_ins)
+        return OB_ERR_ARG;
+    insert *s = &e->ins[insert_idx];
+    int st = hw_param(e, s, param, channel, value);
+    if (st == OB_OK && s->kind == OB_INSERT_HARDWARE) {
+        for (int c = 0; c < e->nch; c++) {
+            ramp_snap(&s->sg[c]);
+            ramp_snap(&s->rg[c]);
+        }
+        ramp_snap(&s->mix);
+    }
+    return st;
+}
+
+double ob_engine_hardware_round_trip(const ob_engine *e, int insert_idx, int channel)
+{
+    if (!e || insert_idx < 0 || insert_idx >= e->n_ins ||
+        e->ins[insert_idx].kind != OB_INSERT_HARDWARE || channel < 0 || channel >= e->nch)
+        return -1.0;
+    return e->ins[insert_idx].rt[channel];
+}
+
 int ob_engine_insert_count(const ob_engine *e) { return e ? e->n_ins : 0; }
 
 int ob_engine_insert_kind(const ob_engine *e, int i)
@@ -440,6 +620,15 @@ int ob_engine_set_io(ob_engine *e, int dev_in_channels, int dev_out_channels, co
         if (mo < 0 || mo >= dev_out_channels || used[mo]++)
             return OB_ERR_ARG;
     }
+    for (int i = 0; i < e->n_ins; i++) {
+        const insert *s = &e->ins[i];
+        if (s->kind != OB_INSERT_HARDWARE)
+            continue;
+        for (int c = 0; c < e->nch; c++)
+            if (s->send[c] >= dev_out_channels || used[s->send[c]]++ ||
+                s->ret[c] >= dev_in_channels)
+                return OB_ERR_ARG;
+    }
     e->dev_in = dev_in_channels;
     e->dev_out = dev_out_channels;
     for (int c = 0; c < e->nch; c++) {
@@ -462,6 +651,20 @@ int ob_engine_set_ring_frames(ob_engine *e, int playback_frames, int record_fram
         st = fring_alloc(&e->rec, record_frames, e->nch);
     ob_engine_playback_reset(e);
     return st;
+}
+
+int ob_engine_set_ping(ob_engine *e, int insert_idx)
+{
+    if (!e || insert_idx < -1 || insert_idx >= e->n_ins ||
+        (insert_idx >= 0 && e->ins[insert_idx].kind != OB_INSERT_HARDWARE))
+        return OB_ERR_ARG;
+    atomic_store_explicit(&e->ping_req, insert_idx, memory_order_release);
+    return OB_OK;
+}
+
+int ob_engine_ping_active(const ob_engine *e)
+{
+    return e ? atomic_load_explicit(&e->ping_ack, memory_order_acquire) : -1;
 }
 
 int ob_engine_set_source(ob_engine *e, int source)
@@ -535,6 +738,7 @@ void ob_engine_playback_reset(ob_engine *e)
     atomic_store(&e->play_finished, 0);
     e->play_started = e->play_ended = e->in_underrun = 0;
     e->snap.playback_ended = 0;
+    e->snap.playback_first_frame = -1;
 }
 
 int ob_engine_record_read(ob_engine *e, float *x, int max_frames)
@@ -583,6 +787,8 @@ static int param_kind(int param)
         return OB_INSERT_EQ;
     if (param == OB_PARAM_RESET_METERS)
         return -2;
+    if (param >= OB_PARAM_HW_SEND_TRIM_DB && param <= OB_PARAM_HW_LATENCY_SAMPLES)
+        return OB_INSERT_HARDWARE;
     return -3;
 }
 
@@ -693,6 +899,12 @@ static int apply_param(ob_engine *e, const ob_param_msg *m)
     case OB_PARAM_EQ_LINKWITZ_RILEY:
         return ob_biquad_set_linkwitz_riley(s->k, m->section, m->type, m->order, m->freq_hz);
     case OB_PARAM_EQ_IDENTITY: return ob_biquad_set_identity(s->k, m->section);
+    case OB_PARAM_HW_SEND_TRIM_DB:
+    case OB_PARAM_HW_RETURN_TRIM_DB:
+    case OB_PARAM_HW_POLARITY:
+    case OB_PARAM_HW_MIX:
+    case OB_PARAM_HW_LATENCY_SAMPLES:
+        return hw_param(e, s, m->param, m->param == OB_PARAM_HW_MIX ? -1 : m->section, v);
     default: return OB_ERR_ARG;
     }
 }
@@ -741,8 +953,10 @@ static void read_playback(ob_engine *e, int n)
         memset(e->wp[c] + take, 0, sizeof(float) * (size_t)(n - take));
     atomic_store_explicit(&q->r, r + take, memory_order_release);
     e->snap.playback_frames += take;
-    if (take > 0)
+    if (take > 0 && !e->play_started) {
         e->play_started = 1;
+        e->snap.playback_first_frame = e->frame;
+    }
     if (take == n) {
         e->in_underrun = 0;
     } else if (finished) {
@@ -759,6 +973,8 @@ static void read_playback(ob_engine *e, int n)
     }
 }
 
+static void push_record(ob_engine *e, int n);
+
 /* Program output work[0..n-1] into the record ring, whole blocks only. */
 static void write_record(ob_engine *e, int n)
 {
@@ -771,6 +987,12 @@ static void write_record(ob_engine *e, int n)
         e->record_was_on = 1;
         e->snap.record_first_frame = e->frame;
     }
+    push_record(e, n);
+}
+
+/* work[0..n-1] into the record ring, whole blocks only. */
+static void push_record(ob_engine *e, int n)
+{
     fring *q = &e->rec;
     const int nch = e->nch;
     const int64_t w = atomic_load_explicit(&q->w, memory_order_relaxed);
@@ -796,6 +1018,73 @@ static void write_record(ob_engine *e, int n)
     }
     atomic_store_explicit(&q->w, w + n, memory_order_release);
     e->snap.record_frames += n;
+}
+
+/* Multiply x[0..n-1] by a ramped gain into y (double product, float result). */
+static void apply_ramp(ob_engine *e, ramp *g, const float *x, float *y, int n)
+{
+    if (g->left == 0) {
+        const double v = g->cur;
+        for (int j = 0; j < n; j++)
+            y[j] = (float)((double)x[j] * v);
+    } else {
+        ramp_run(g, e->rampv, n);
+        for (int j = 0; j < n; j++)
+            y[j] = (float)((double)x[j] * e->rampv[j]);
+    }
+}
+
+/*
+ * A hardware insert on the program in work[0..n-1] (dry path in e->dry,
+ * already delayed by L).
+ *   s->sg[c]   send trim (linear), ramped
+ *   s->rg[c]   return trim * polarity (linear), ramped
+ *   s->wd      the return alignment delays d_c = L - R_c
+ *   s->mix     dry/wet, ramped
+ *   e->rp[c]   the return of channel c: device input return_map[c] in the
+ *              callback; offline, the send itself (a wire, no round trip)
+ * Device outputs of the piece were zeroed before the chain ran.
+ */
+static void run_hardware(ob_engine *e, insert *s, int n)
+{
+    const int nch = e->nch, din = e->dev_in, dout = e->dev_out;
+    const float *in = e->blk_in;
+    float *out = e->blk_out;
+    for (int c = 0; c < nch; c++) {
+        float *r = e->rp[c];
+        apply_ramp(e, &s->sg[c], e->wp[c], r, n);   /* the send */
+        if (out || in) {
+            const int so = s->send[c], ri = s->ret[c];
+            if (out && so < dout)
+                for (int j = 0; j < n; j++)
+                    out[(size_t)j * (size_t)dout + (size_t)so] = r[j];
+            if (in && ri < din)
+                for (int j = 0; j < n; j++)
+                    r[j] = in[(size_t)j * (size_t)din + (size_t)ri];
+            else
+                memset(r, 0, sizeof(float) * (size_t)n);
+        }
+        apply_ramp(e, &s->rg[c], r, r, n);
+    }
+    ob_delay_process(s->wd, e->rp, nch, n);
+    if (s->mix.left == 0 && s->mix.cur == 1.0) {
+        for (int c = 0; c < nch; c++)
+            memcpy(e->wp[c], e->rp[c], sizeof(float) * (size_t)n);
+        return;
+    }
+    const double *v = e->rampv;
+    if (s->mix.left > 0) {
+        ramp_run(&s->mix, e->rampv, n);
+    } else {
+        for (int j = 0; j < n; j++)
+            e->rampv[j] = s->mix.cur;
+    }
+    for (int c = 0; c < nch; c++) {
+        const float *r = e->rp[c], *d = e->dp[c];
+        float *y = e->wp[c];
+        for (int j = 0; j < n; j++)
+            y[j] = (float)((1.0 - v[j]) * (double)d[j] + v[j] * (double)r[j]);
+    }
 }
 
 /*
@@ -839,17 +1128,20 @@ static void run_block(ob_engine *e, int n)
         const int full_wet = s->wet.left == 0 && s->wet.cur == 1.0;
         const int full_dry = s->wet.left == 0 && s->wet.cur == 0.0;
         /* dry path: the input, delayed by the latency */
-        if (s->latency > 0) {
-            const int L = s->latency;
+        if (s->cap > 0) {
+            const int L = s->latency, cap = s->cap;
             int pos = s->dpos;
             for (int c = 0; c < nch; c++) {
-                float *d = s->delay + (size_t)c * (size_t)L, *x = wp[c], *y = dp[c];
+                float *d = s->delay + (size_t)c * (size_t)cap, *x = wp[c], *y = dp[c];
                 pos = s->dpos;
+                int rd = pos - L < 0 ? pos - L + cap : pos - L;
                 for (int j = 0; j < n; j++) {
-                    y[j] = d[pos];
                     d[pos] = x[j];
-                    if (++pos == L)
+                    y[j] = d[rd];
+                    if (++pos == cap)
                         pos = 0;
+                    if (++rd == cap)
+                        rd = 0;
                 }
             }
             s->dpos = pos;
@@ -862,6 +1154,7 @@ static void run_block(ob_engine *e, int n)
         case OB_INSERT_EQ: ob_biquad_process(s->k, wp, nch, n); break;
         case OB_INSERT_COMPRESSOR: ob_compressor_process(s->k, wp, nch, n); break;
         case OB_INSERT_LIMITER: ob_limiter_process(s->k, wp, nch, n); break;
+        case OB_INSERT_HARDWARE: run_hardware(e, s, n); break;
         case OB_INSERT_GAIN:
             if (s->gain.left == 0) {
                 const float g = s->gain_f;
@@ -980,6 +1273,66 @@ int ob_engine_process(ob_engine *e, float **in, float **out, int frames)
     return OB_OK;
 }
 
+/*
+ * Ping mode, one piece of n frames: the playback ring to the send outputs of
+ * insert ping_cur, its raw returns to the record ring for the frames that
+ * came from the playback ring; every other output zero.
+ *   ping_started  a ping frame was taken since ping mode began
+ *   ping_dry      the ring ran short after that (a later frame is a gap)
+ */
+static void run_ping(ob_engine *e, const float *in, float *out, int n)
+{
+    const int nch = e->nch, din = e->dev_in, dout = e->dev_out;
+    const insert *s = &e->ins[e->ping_cur];
+    fring *q = &e->play;
+    const int64_t w = atomic_load_explicit(&q->w, memory_order_acquire);
+    const int64_t r = atomic_load_explicit(&q->r, memory_order_relaxed);
+    const int take = (int)(w - r < n ? w - r : n);
+    for (int done = 0; done < take;) {
+        int64_t pos = (r + done) % q->cap;
+        int run = (int)(q->cap - pos < take - done ? q->cap - pos : take - done);
+        const float *src = q->buf + pos * nch;
+        for (int c = 0; c < nch; c++) {
+            float *dst = e->wp[c] + done;
+            for (int i = 0; i < run; i++)
+                dst[i] = src[i * nch + c];
+        }
+        done += run;
+    }
+    atomic_store_explicit(&q->r, r + take, memory_order_release);
+    e->snap.playback_frames += take;
+    if (out && dout > 0) {
+        memset(out, 0, sizeof(float) * (size_t)n * (size_t)dout);
+        for (int c = 0; c < nch; c++) {
+            const int so = s->send[c];
+            if (so >= dout)
+                continue;
+            for (int i = 0; i < take; i++)
+                out[(size_t)i * (size_t)dout + (size_t)so] = e->wp[c][i];
+        }
+    }
+    if (take > 0) {
+        if (e->ping_dry) {
+            e->snap.playback_underruns++;
+            post(e, OB_EVENT_PLAYBACK_UNDERRUN, -1, e->frame, 0.0);
+            e->ping_dry = 0;
+        }
+        e->ping_started = 1;
+        for (int c = 0; c < nch; c++) {
+            const int ri = s->ret[c];
+            float *x = e->wp[c];
+            if (in && ri < din)
+                for (int i = 0; i < take; i++)
+                    x[i] = in[(size_t)i * (size_t)din + (size_t)ri];
+            else
+                memset(x, 0, sizeof(float) * (size_t)take);
+        }
+        push_record(e, take);
+    }
+    if (take < n && e->ping_started)
+        e->ping_dry = 1;
+}
+
 static double now_s(void)
 {
     struct timespec ts;
@@ -1005,9 +1358,30 @@ int ob_engine_pa_callback(const void *input, void *output, unsigned long frames,
         e->snap.xruns++;
         post(e, OB_EVENT_XRUN, -1, e->frame, (double)(status_flags & 0xFu));
     }
+    const int ping_req = atomic_load_explicit(&e->ping_req, memory_order_acquire);
+    if (ping_req != e->ping_cur) {
+        /* entering or leaving ping mode: drop what the playback ring holds */
+        atomic_store_explicit(&e->play.r, atomic_load_explicit(&e->play.w, memory_order_acquire),
+                              memory_order_release);
+        if (ping_req < 0)
+            reset_inserts(e);
+        e->ping_cur = ping_req;
+        e->ping_started = e->ping_dry = 0;
+        atomic_store_explicit(&e->ping_ack, ping_req, memory_order_release);
+    }
     for (unsigned long done = 0; done < frames;) {
         const int n = frames - done < (unsigned long)e->max_block ? (int)(frames - done)
                                                                    : e->max_block;
+        if (e->ping_cur >= 0) {
+            run_ping(e, in ? in + done * (unsigned long)din : NULL,
+                     out ? out + done * (unsigned long)dout : NULL, n);
+            done += (unsigned long)n;
+            continue;
+        }
+        if (out && dout > 0)
+            memset(out + done * (unsigned long)dout, 0, sizeof(float) * (size_t)n * (size_t)dout);
+        e->blk_in = in ? in + done * (unsigned long)din : NULL;
+        e->blk_out = out ? out + done * (unsigned long)dout : NULL;
         if (source == OB_SOURCE_PLAYBACK) {
             read_playback(e, n);
         } else {
@@ -1024,9 +1398,10 @@ int ob_engine_pa_callback(const void *input, void *output, unsigned long frames,
             }
         }
         run_block(e, n);
+        e->blk_in = NULL;
+        e->blk_out = NULL;
         if (out && dout > 0) {
             float *o = out + done * (unsigned long)dout;
-            memset(o, 0, sizeof(float) * (size_t)n * (size_t)dout);
             for (int c = 0; c < nch; c++) {
                 const int m = e->out_map[c];
                 if (m < 0)

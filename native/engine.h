@@ -9,6 +9,8 @@
  *   ob_engine_add_compressor(e, comp); does not own the kernels: the caller
  *   ob_engine_add_limiter(e, lim);     keeps them alive and never touches them
  *   ob_engine_add_gain(e, -3.0);       again while the engine runs
+ *   int send[2] = {2, 3}, ret[2] = {2, 3};   hardware insert on outputs and
+ *   ob_engine_add_hardware(e, send, ret, 48000);   inputs 3-4 (0-based 2, 3)
  *   int in_map[2] = {0, 1}, out_map[2] = {0, 1}, mon[2] = {6, 7};
  *   ob_engine_set_io(e, 8, 8, in_map, out_map, 2, mon);
  *   ob_engine_set_source(e, OB_SOURCE_INPUT);
@@ -29,13 +31,34 @@
  *   max_block    largest block the chain runs at once, frames, 1..65536;
  *                longer calls and callbacks are cut into max_block pieces
  *   gain_db      gain insert, dB, -48..+48
+ *   hardware     send/return trims dB -24..24, polarity +1/-1, mix 0..1,
+ *                measured round trip R_c per return channel, samples,
+ *                0..max_latency (see OB_PARAM_HW_*)
  *   ring sizes   playback and record rings, frames, 1..2^26 (default 2 s)
  *   device map   dev_in / dev_out channels 0..OB_ENGINE_MAX_DEVICE_CHANNELS;
  *                in_map[c]: device input of program channel c, or -1 (silence);
  *                out_map[c]: device output of program channel c, or -1;
  *                monitor_map[k]: device output carrying program channel
  *                k % nch (a copy, e.g. stereo monitors).  Device outputs
- *                named by neither map are zero.  No output may be named twice.
+ *                named by no map are zero.  No output may be named twice:
+ *                hardware sends, out_map and monitor_map are disjoint, and
+ *                set_io refuses a send or return beyond the device channels.
+ *
+ * Hardware inserts
+ *   At the insert's place in the chain, per return channel c:
+ *     send   device output send_map[c] = x_c * send_trim_c
+ *     return r_c = device input return_map[c] * return_trim_c * polarity_c,
+ *            then delayed by d_c = L - R_c (ob_delay: integer taps exact,
+ *            fractions by a windowed sinc, see delay.h)
+ *     out_c = (1 - mix) * x_c delayed by L + mix * r_c
+ *   with L = max over c of ceil(R_c), plus OB_DELAY_FIR_CENTER (23) when
+ *   some R_c is fractional (the sinc's causal half: a fractional delay is
+ *   at least that long), so every channel lines up at L with sub-sample
+ *   precision.  The insert's latency is L.  A latency change is applied at
+ *   once (no crossfade): set the round trips before the program starts.
+ *   Trims, polarity and mix ramp linearly over OB_ENGINE_RAMP_MS.
+ *   Offline (ob_engine_process) the gear is a wire with no round trip:
+ *   return = send of the same sample.
  *
  * Threads
  *   One "processing" thread (the PortAudio callback, or the caller of
@@ -101,7 +124,8 @@ enum {
     OB_INSERT_EQ = 0,
     OB_INSERT_COMPRESSOR = 1,
     OB_INSERT_LIMITER = 2,
-    OB_INSERT_GAIN = 3
+    OB_INSERT_GAIN = 3,
+    OB_INSERT_HARDWARE = 4
 };
 
 /* Event types (ob_event.type).  frame: the engine frame (program samples
@@ -167,8 +191,17 @@ enum {
     OB_PARAM_EQ_BUTTERWORTH = 41,     /* eq: section (first), type, order, freq_hz */
     OB_PARAM_EQ_LINKWITZ_RILEY = 42,  /* eq: section (first), type, order, freq_hz */
     OB_PARAM_EQ_IDENTITY = 43,        /* eq: section */
-    OB_PARAM_RESET_METERS = 50        /* insert ignored: restart loudness, true
+    OB_PARAM_RESET_METERS = 50,       /* insert ignored: restart loudness, true
                                          peak and the clip count */
+    /* hardware inserts; section: channel 0..nch-1, or -1 for every channel */
+    OB_PARAM_HW_SEND_TRIM_DB = 60,    /* value, dB, -24..24 (ramped) */
+    OB_PARAM_HW_RETURN_TRIM_DB = 61,  /* value, dB, -24..24 (ramped) */
+    OB_PARAM_HW_POLARITY = 62,        /* value, +1 or -1 (ramped like a gain) */
+    OB_PARAM_HW_MIX = 63,             /* value, 0 (dry) .. 1 (wet), ramped; section
+                                         ignored */
+    OB_PARAM_HW_LATENCY_SAMPLES = 64  /* section: return channel 0..nch-1 (not -1);
+                                         value: measured round trip, samples,
+                                         0 <= value < max_latency; applied at once */
 };
 
 typedef struct {
@@ -206,6 +239,8 @@ typedef struct {
     int64_t nonfinite;            /* blocks muted by the NaN guard */
     int64_t clipped_samples;      /* output samples with |x| > 1, since meter reset */
     int64_t playback_frames;      /* frames taken from the playback ring */
+    int64_t playback_first_frame; /* engine frame of the first frame taken from the
+                                     playback ring since new / playback reset, -1 */
     int64_t playback_underruns;   /* blocks short of playback data */
     int64_t record_frames;        /* frames pushed to the record ring */
     int64_t record_first_frame;   /* engine frame of the first recorded frame, -1 */
@@ -233,6 +268,22 @@ int ob_engine_add_eq(ob_engine *e, ob_biquad *k);
 int ob_engine_add_compressor(ob_engine *e, ob_compressor *k);
 int ob_engine_add_limiter(ob_engine *e, ob_limiter *k);
 int ob_engine_add_gain(ob_engine *e, double gain_db);
+/* Hardware insert: nch sends (send_map[c]: device output 0..63 carrying
+ * program channel c to the gear) and nch returns (return_map[c]: device
+ * input 0..63 carrying what the gear sent back for channel c).  max_latency:
+ * largest measured round trip, samples, 1..2^24 (sizes the delay lines: e.g.
+ * 1 s worth).  No send may be another hardware insert's send.  Starts with
+ * trims 0 dB, polarity +1, mix 1, round trips 0 (latency 0). */
+int ob_engine_add_hardware(ob_engine *e, const int *send_map, const int *return_map,
+                           int max_latency);
+/* Set a hardware parameter (OB_PARAM_HW_*, channel as the message's section)
+ * at once, without a ramp: for building, not while processing runs. */
+int ob_engine_set_hardware_now(ob_engine *e, int insert, int param, int channel,
+                               double value);
+/* Measured round trip of one return channel as last applied, samples
+ * (-1: not a hardware insert or channel).  Control thread; a value pushed
+ * through the ring shows once the processing thread applied it. */
+double ob_engine_hardware_round_trip(const ob_engine *e, int insert, int channel);
 /* Start an insert bypassed (at once, no ramp).  Not while processing runs;
  * live changes go through OB_PARAM_BYPASS. */
 int ob_engine_set_bypass_now(ob_engine *e, int insert, int bypass);
@@ -252,6 +303,25 @@ int ob_engine_set_ring_frames(ob_engine *e, int playback_frames, int record_fram
 
 /* Any time (atomic; takes effect at the next block, without a crossfade). */
 int ob_engine_set_source(ob_engine *e, int source);
+/* Ping mode (any time, atomic; the callback applies it at its next call).
+ * insert: a hardware insert, or -1 for off.  While on, the stream callback
+ * does not run the program: the playback ring (nch channels, the test
+ * signal) goes straight to that insert's send outputs (no trim, no chain),
+ * every other device output is zero (program outputs and monitors too), and
+ * the record ring receives that insert's raw return inputs (before trim,
+ * polarity and delay) for exactly the frames that came from the playback
+ * ring, sample-aligned with them: record frame i was read in the same
+ * callback, at the same position, as playback frame i was sent.  On entering
+ * and on leaving ping mode the callback discards what the playback ring
+ * holds; on leaving, every insert's history is cleared.  A gap in the
+ * playback data once the ping started (the ring ran dry, then had data
+ * again) breaks the alignment: it counts as a playback underrun (meters,
+ * OB_EVENT_PLAYBACK_UNDERRUN).  OB_ERR_ARG if insert is not a hardware
+ * insert.  ob_engine_process ignores ping mode. */
+int ob_engine_set_ping(ob_engine *e, int insert);
+/* The ping mode the callback is in (the insert, or -1): poll it after
+ * ob_engine_set_ping before writing the ping to the playback ring. */
+int ob_engine_ping_active(const ob_engine *e);
 /* Any time: 1 starts pushing the program output to the record ring at the
  * next block, 0 stops. */
 void ob_engine_set_record(ob_engine *e, int on);

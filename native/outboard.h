@@ -50,6 +50,7 @@ void ob_flush_denormals(void);
 #include "limiter.h"
 #include "loudness.h"
 #include "dither.h"
+#include "delay.h"
 #include "engine.h"
 
 #ifdef __cplusplus

@@ -1,0 +1,53 @@
+"""``outboard ping SESSION --insert NAME``: measure a hardware insert's round trip.
+
+A quiet test signal (never louder than the insert's ``ping_level_dbfs``,
+default -20 dBFS) goes out of the insert's sends only; the returns are
+cross-correlated with it (:mod:`host.latency`): latency per return channel
+with sub-sample precision, polarity, gain through the unit, SNR.  ``--save``
+stores the result beside the session (``<session>.measured.json``), where
+`outboard run` finds it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from host.errors import OutboardError
+
+
+def cmd_ping(args) -> int:
+    from host.inserts import save_measurement
+    from host.session import load_session
+    from host.stream import SessionStream
+
+    session = load_session(args.session)
+    hw = [i.name for i in session.chain.inserts if i.kind == "hardware"]
+    if not hw:
+        raise OutboardError(f"{args.session}: has no hardware insert (kind = \"hardware\") "
+                            "to ping")
+    names = hw if args.insert is None else [args.insert]
+    results = []
+    with SessionStream(session, "playback", False) as ss:
+        for name in names:
+            results.append(ss.measure(name))
+    out = []
+    for m in results:
+        s = m.summary()
+        if args.save:
+            s["saved_to"] = str(save_measurement(session.path, m))
+        out.append(s)
+    if args.json:
+        print(json.dumps(out[0] if len(out) == 1 else out))
+        return 0
+    for s in out:
+        chans = ", ".join(f"return {c['return']}: {c['latency_samples']:.3f}"
+                          for c in s["channels"])
+        print(f"{s['insert']}: {s['latency_samples']:.3f} samples ({s['latency_ms']:.3f} ms) "
+              f"round trip, polarity {'+' if s['polarity'] > 0 else '-'}, gain "
+              f"{s['gain_db']:+.2f} dB, SNR {s['snr_db']:.0f} dB; {chans}; skew "
+              f"{s['skew_samples']:.3f} samples")
+        if "saved_to" in s:
+            print(f"saved to {s['saved_to']}")
+    sys.stdout.flush()
+    return 0

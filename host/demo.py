@@ -5,7 +5,11 @@
    runs) and the program streams in real time through the session
    ``configs/session_jack_studio.toml`` (EQ, compressor, limiter in the C
    engine), with the live meters, and is recorded aligned with the input.
-3. The program is mastered offline to -14 LUFS / -1 dBTP and both files are
+3. Hybrid: ``configs/session_hybrid_studio.toml`` puts an analog-style
+   compressor (virtual gear, 37.25/37.5 samples of converter skew) on a
+   hardware insert; its round trip is measured with a quiet ping, printed,
+   and the program streams through it compensated to the sample.
+4. The program is mastered offline to -14 LUFS / -1 dBTP and both files are
    analysed.
 """
 
@@ -53,6 +57,7 @@ def synth_program(fs: int = 48000, seconds: float = 20.0, seed: int = 2026) -> n
 
 
 SESSION = Path(__file__).resolve().parent.parent / "configs" / "session_jack_studio.toml"
+HYBRID = SESSION.with_name("session_hybrid_studio.toml")
 
 
 def run_demo(folder: Path = Path("out/demo"), live_seconds: float = 8.0) -> int:
@@ -75,6 +80,13 @@ def run_demo(folder: Path = Path("out/demo"), live_seconds: float = 8.0) -> int:
     print(f"live: {live.seconds:.1f} s streamed, {m['callbacks']} callbacks, "
           f"xruns {m['xruns']}, DSP load max {m['dsp_load_max'] * 100:.1f} %, "
           f"recorded {live.recording} ({live.recorded_seconds:.2f} s, aligned with the input)")
+
+    print(f"\nhybrid: {HYBRID.name}: a hardware insert with virtual analog gear")
+    hybrid = run_session(HYBRID, live_in, folder / "demo_hybrid_print.wav", view=False)
+    m = hybrid.meters
+    print(f"  streamed {hybrid.seconds:.1f} s through it, compensated "
+          f"(chain latency {hybrid.latency_samples} samples removed): "
+          f"{hybrid.recording}, xruns {m['xruns']}")
 
     out = folder / "demo_master_streaming.wav"
     print("\nmastering the 20 s program offline to -14 LUFS, -1 dBTP:")

@@ -31,6 +31,7 @@ class RunResult:
     recorded_seconds: float
     meters: dict
     events: list[dict] = field(default_factory=list)
+    latency_samples: int = 0             # the chain's, removed from the recording
 
 
 def _prepare_input(path: Path, fs: int, channels: int, say) -> np.ndarray:
@@ -177,6 +178,7 @@ def _loop(engine, program, recorder, record_path, duration_s, view, title, lat, 
         engine.stop()
         if live is not None:
             live.stop()
+            print(file=sys.stderr)
     events.extend(engine.events())
     m = engine.meters()
     m["dsp_load_max"] = max(load_max, m["dsp_load_max"])
@@ -191,7 +193,7 @@ def _loop(engine, program, recorder, record_path, duration_s, view, title, lat, 
             print(f"outboard: {exc}", file=sys.stderr)
             saved = record_path
         rec_s = recorder.seconds
-    return RunResult((m["frames"] - start_frame) / fs, stopped_by, saved, rec_s, m, events)
+    return RunResult((m["frames"] - start_frame) / fs, stopped_by, saved, rec_s, m, events, lat)
 
 
 def cmd_run(args) -> int:

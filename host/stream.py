@@ -148,9 +148,12 @@ class SessionStream:
                     m = None
             if m is None:
                 m = self.measure(ins.name)
-                self.say(f"insert {ins.name}: measured {m.summary()['latency_samples']:.3f} "
-                         f"samples round trip, skew {m.skew_samples:.3f}, "
-                         f"SNR {min(m.snr_db):.0f} dB")
+                sm = m.summary()
+                chans = ", ".join(f"{c['latency_samples']:.3f}" for c in sm["channels"])
+                self.say(f"insert {ins.name}: measured round trip {chans} samples "
+                         f"({sm['latency_ms']:.3f} ms), skew {sm['skew_samples']:.3f}, "
+                         f"polarity {'+' if sm['polarity'] > 0 else '-'}, gain "
+                         f"{sm['gain_db']:+.2f} dB, SNR {sm['snr_db']:.0f} dB")
             apply(self.engine, m, ins.params)
             self.measurements[ins.name] = m
         if self.hardware:

@@ -217,3 +217,30 @@ def test_auto_return_trim_brings_the_unit_back_to_unity(jack_server, tmp_path, c
     level = 20 * np.log10(np.sqrt(np.mean(ya**2)) / np.sqrt(np.mean(yb**2)))
     assert level == pytest.approx(0.0, abs=0.05)
     assert np.corrcoef(ya[:, 0], yb[:, 0])[0, 1] > 0.9999
+
+
+def test_measure_at_start_pings_in_the_stream_instead_of_trusting_the_store(
+        jack_server, tmp_path, capsys):
+    """Some interfaces change their latency between stream opens: with
+    [latency] measure_at_start the stored figure (here deliberately wrong) is
+    ignored and a pre-roll ping in the stream itself sets the compensation."""
+    rng = np.random.default_rng(6)
+    fs = 48000
+    x = (0.2 * rng.standard_normal((fs, 2))).astype(np.float32)
+    mix = tmp_path / "mix.wav"
+    sf.write(mix, x, fs, subtype="FLOAT")
+    hw = session(tmp_path, "{ delay_samples = 45.0 }", "[latency]\nmeasure_at_start = true\n",
+                 name="hw.toml", trim="0.0", polarity="1")
+    ping(hw, capsys, "--save")
+    store = hw.with_name("hw.measured.json")
+    data = json.loads(store.read_text())
+    data["inserts"]["unit"]["latency_samples"] = [1000.0, 1000.0]  # wrong, and not stale
+    store.write_text(json.dumps(data))
+    plain = session(tmp_path, None, name="plain.toml", chain_hw=False)
+    a, b = tmp_path / "a.wav", tmp_path / "b.wav"
+    assert main(["run", str(hw), "--input", str(mix), "--record", str(a), "-q"]) == 0
+    assert "measured round trip" in capsys.readouterr().err
+    assert main(["run", str(plain), "--input", str(mix), "--record", str(b), "-q"]) == 0
+    ya, _ = sf.read(a)
+    yb, _ = sf.read(b)
+    assert 20 * np.log10(np.max(np.abs(ya - yb)) + 1e-20) <= -90.0

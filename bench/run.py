@@ -63,7 +63,7 @@ def main() -> int:
         ref_us = "-" if r.ref_s is None else f"{r.ref_s * 1e6:,.1f}"
         t.add_row(r.name, msps(r.ours_rate), cyc, f"{r.ours_s * 1e6:,.1f}", r.ref_name,
                   msps(r.ref_rate), ref_us, ratio)
-    Console().print(t)
+    Console(width=220).print(t)
     if hz:
         print(f"cycles from the nominal clock {hz / 1e9:.2f} GHz (no turbo/frequency data)")
     out = HERE.parent / "out"

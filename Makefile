@@ -44,3 +44,9 @@ lint: setup
 
 clean:
 	rm -rf build *.egg-info host/_outboard*.so .pytest_cache
+
+# Live real-time bench: DSP load and xruns, C callback vs Python callback, on
+# private JACK dummy servers (about 7 minutes; ARGS="--seconds 5" for a quick look).
+.PHONY: bench-realtime
+bench-realtime: setup
+	$(VPY) bench/bench_realtime.py $(ARGS)

@@ -1,4 +1,5 @@
-"""Command line: ``outboard analyze | master | run | ping | devices | demo``.
+"""Command line: ``outboard analyze | master | run | ping | recall | recall-sheet |
+devices | demo``.
 
 Every user error ends in one line on stderr naming the file, key or setting
 and what was expected, and a non-zero exit (2); nothing is half-written.
@@ -186,6 +187,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "(.wav/.aif: 32-bit float, .flac: 24-bit), aligned with the input")
     r.add_argument("--duration", type=_float("seconds"), metavar="S",
                    help="stop after S seconds")
+    r.add_argument("--snapshot", metavar="NAME", help="recall this snapshot of the gear")
+    r.add_argument("--no-recall", action="store_true",
+                   help="do not send the session's MIDI settings to the gear on start")
     r.add_argument("-q", "--quiet", action="store_true", help="no live view")
     r.set_defaults(func=_cmd_run)
 
@@ -196,6 +200,12 @@ def build_parser() -> argparse.ArgumentParser:
     p_.add_argument("--json", action="store_true", help="print JSON")
     p_.add_argument("--save", action="store_true", help="store the result beside the session")
     p_.set_defaults(func=_cmd_ping)
+
+    from host.recall_cli import add_recall_parser
+    from host.recall_sheet import add_recall_sheet_parser
+
+    add_recall_parser(sub)
+    add_recall_sheet_parser(sub)
 
     from host.devices import add_devices_parser
 

@@ -30,6 +30,11 @@ A chain file::
     return_trim_db = "auto"  # dB -24..24, or "auto" (from the measured gain)
     polarity = "auto"        # 1, -1 or "auto" (from the measurement)
     mix = 1.0                # 0 (dry) .. 1 (wet)
+    # MIDI recall (host.midi.recall): the unit's profile in devices/, its JACK MIDI
+    # port (name or unique part) and channel; knobs in physical units; snapshots
+    midi = { profile = "outboard_virtual_compressor", port = "gear-vari-mu", channel = 1 }
+    settings = { threshold_db = -20.0, ratio = 2.0 }
+    snapshots = { A = { ratio = 4.0 }, B = { threshold_db = -30.0 } }
 """
 
 from __future__ import annotations
@@ -140,7 +145,14 @@ KINDS: dict[str, dict[str, Param]] = {
         "mix": Param("number", 0.0, 1.0, "(0 = dry, 1 = wet)", 1.0),
         "latency_samples": Param("numbers", 0.0, None, "samples (measured round trip)"),
         "ping_level_dbfs": Param("number", -60.0, -6.0, "dBFS", -20.0),
+        # `recall --fingerprint`: the loudest level sine (a compressor's curve shows)
+        "fingerprint_max_dbfs": Param("number", -60.0, 0.0, "dBFS", -6.0),
         "virtual_gear": Param("table"),
+        # MIDI recall (host.midi.recall): { profile, port, channel, input }, the knobs in
+        # physical units, and named snapshots overriding them
+        "midi": Param("table"),
+        "settings": Param("table"),
+        "snapshots": Param("table"),
     },
 }
 MASTER = {
@@ -301,6 +313,13 @@ def _check_hardware(ctx: _Ctx, key: str, params: dict[str, Any]) -> None:
     if isinstance(lat, list) and len(lat) != len(returns):
         raise ctx.fail(f"{key}.latency_samples", f"expected one number or {len(returns)} "
                        f"(one per return), got {len(lat)}")
+    if any(params.get(k) is not None for k in ("midi", "settings", "snapshots")):
+        from host.midi.recall import MidiKeyError, check_insert_midi
+
+        try:
+            check_insert_midi(params.get("name") or key, params)
+        except MidiKeyError as exc:
+            raise ctx.fail(f"{key}.{exc.key}", exc.message) from None
     gear = params.get("virtual_gear")
     if gear is not None:
         from host.sim.gear import GearSpec

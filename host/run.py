@@ -57,7 +57,8 @@ def _prepare_input(path: Path, fs: int, channels: int, say) -> np.ndarray:
 
 def run_session(session_path: Path, input_path: Path | None = None,
                 record_path: Path | None = None, duration_s: float | None = None,
-                view: bool = True, say=None) -> RunResult:
+                view: bool = True, say=None, recall: bool = True,
+                snapshot: str | None = None) -> RunResult:
     """Stream a session; see the module docstring.  Returns what happened."""
     from host.recorder import Recorder
     from host.session import load_session, short_hostapi
@@ -78,6 +79,13 @@ def run_session(session_path: Path, input_path: Path | None = None,
     program = _prepare_input(input_path, fs, nch, say) if input_path else None
     source = "playback" if program is not None else "input"
     with SessionStream(session, source, record_path is not None, say) as ss:
+        if recall:  # put the gear back where the session says, before measuring it
+            from host.midi.recall import recall_session, units
+
+            if units(session):
+                report = recall_session(session, snapshot, say=say)
+                for line in report.text().splitlines():
+                    say(line)
         ss.prepare_inserts()
         engine, dev = ss.engine, ss.device
         lat = engine.latency_samples
@@ -198,7 +206,7 @@ def _loop(engine, program, recorder, record_path, duration_s, view, title, lat, 
 
 def cmd_run(args) -> int:
     r = run_session(args.session, args.input, args.record, args.duration,
-                    view=not args.quiet)
+                    view=not args.quiet, recall=not args.no_recall, snapshot=args.snapshot)
     m = r.meters
     how = {"end": "end of program", "duration": "--duration reached",
            "interrupt": "stopped by Ctrl-C", "error": "stopped by an error"}[r.stopped_by]

@@ -372,7 +372,7 @@ def test_hardware_config_keys_defaults_and_errors():
                   virtual_gear={"delay_samples": [37.25, 37.5]})]).inserts[0]
     assert ins.params == {"sends": [3, 4], "returns": [3, 4], "send_trim_db": 0.0,
                           "return_trim_db": "auto", "polarity": "auto", "mix": 1.0,
-                          "ping_level_dbfs": -20.0,
+                          "ping_level_dbfs": -20.0, "fingerprint_max_dbfs": -6.0,
                           "virtual_gear": {"delay_samples": [37.25, 37.5]}}
     bad = [({"returns": [3]}, r"chain\[0\]\.returns: expected 2 inputs"),
            ({"sends": [0, 1]}, r"chain\[0\]\.sends\[0\]: expected an integer 1..64"),

@@ -9,7 +9,8 @@ separate process, so its Python callback does not share a GIL with the host::
 
 It registers a JACK client named after the gear (exactly; a clash is an
 error) with audio ports ``in_1..N``, ``out_1..N`` and, when ``midi`` is set, a
-MIDI input ``midi_in``.  Per block and channel::
+MIDI input ``midi_in`` and a MIDI output ``midi_out`` (SysEx dump replies).
+Per block and channel::
 
     in -> processing (wire | compressor | eq) -> x gain_db, polarity
        -> delay (integer delay line + fractional windowed-sinc FIR) -> + noise -> out
@@ -79,15 +80,39 @@ Equalizer (:func:`eq_knobs`)
 
 Knob changes ramp in the kernels (no clicks).
 
+The same knobs answer NRPN and SysEx (on the same channel filter):
+
+NRPN
+    CC 99 / CC 98 select parameter number ``MSB * 128 + LSB``, which is the
+    knob's CC number (20 = threshold_db ...); CC 6 then sets the value as a
+    7-bit ``raw``, and CC 38 after it makes it 14-bit ``CC6 * 128 + CC38``
+    (the same MSB/LSB rule as the CC pairs).  Send 99, 98, 6, 38 every time.
+
+SysEx (Roland-style, manufacturer ID ``7D``, non-commercial)
+    ``dd`` is the device ID: the MIDI channel - 1 (0..15), or ``7F`` (any);
+    a gear on every channel (``midi_channel`` None) takes any device ID.
+    Checksum ``cs = (128 - (sum of the bytes between the command and cs) %
+    128) % 128``; a message with a wrong checksum or length is ignored and
+    reported (``{"event": "sysex_rejected", "reason"}``).
+
+    * set (DT1): ``F0 7D dd 12 aa vh vl cs F7``: address ``aa`` = the knob's
+      CC number, 14-bit ``raw = vh * 128 + vl``.
+    * dump request (RQ1): ``F0 7D dd 11 00 00 00 F7`` (address 0, size 0 =
+      every knob).  The reply, on ``midi_out``, is one DT1 message per knob
+      in CC order, each with the 14-bit raw value nearest the knob's current
+      value (:meth:`Knob.raw`), device ID = the gear's channel - 1 (a gear on
+      every channel answers with the request's ID, or 00 for a request to 7F).
+
 Reports
 -------
 The gear writes one JSON object per line on its stdout, its own report of
 what it is doing: ``{"event": "ready", "name", "fs", "blocksize", "ports",
 "knobs", "spec"}`` once its client is active, ``{"event": "knobs", "knobs":
 {all current values}, "changed": {name: value}, "cc", "raw", "bits",
-"channel"}`` after each accepted CC, ``{"event": "xruns", "count"}`` (JACK
-xruns so far, at most once a second), ``{"event": "error", "message"}`` and
-``{"event": "stopped"}``.  :class:`VirtualGear`
+"channel", "via"}`` after each accepted knob move (``via``: "cc", "nrpn" or
+"sysex"), ``{"event": "dump_request"}`` / ``{"event": "dump_sent", "messages"}``,
+``{"event": "xruns", "count"}`` (JACK xruns so far, at most once a second),
+``{"event": "error", "message"}`` and ``{"event": "stopped"}``.  :class:`VirtualGear`
 reads them; :meth:`VirtualGear.knobs` is the latest knob report.
 
 Loop latency in a JACK graph
@@ -164,6 +189,28 @@ COMPRESSOR_PARAMS = ("threshold_db", "ratio", "knee_db", "attack_ms", "release_m
                      "makeup_db", "detector", "rms_window_ms", "stereo_link",
                      "sidechain_hpf_hz")
 GAIN_BAND_TYPES = ("peak", "lowshelf", "highshelf")
+#: SysEx manufacturer ID of the virtual gear (0x7D: non-commercial / educational use)
+SYSEX_ID = 0x7D
+SYSEX_SET = 0x12
+SYSEX_REQUEST = 0x11
+#: NRPN controllers: parameter number MSB, LSB; data entry MSB, LSB
+NRPN_MSB, NRPN_LSB, DATA_MSB, DATA_LSB = 99, 98, 6, 38
+
+
+def roland_checksum(data: Iterable[int]) -> int:
+    """Roland-style checksum: 128 minus (sum of address and data bytes mod 128), mod 128."""
+    return (128 - sum(data) % 128) % 128
+
+
+def gear_dump_request(device_id: int = 0x7F) -> bytes:
+    """The virtual gear's dump request (RQ1, address 0, size 0 = every knob)."""
+    return bytes([0xF0, SYSEX_ID, device_id, SYSEX_REQUEST, 0, 0, 0, 0xF7])
+
+
+def gear_sysex_set(cc: int, raw14: int, device_id: int = 0x7F) -> bytes:
+    """The virtual gear's SysEx parameter set (DT1) of the knob at ``cc`` to ``raw14``."""
+    body = [cc, raw14 >> 7, raw14 & 0x7F]
+    return bytes([0xF0, SYSEX_ID, device_id, SYSEX_SET, *body, roland_checksum(body), 0xF7])
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,48}$")
 
 
@@ -292,7 +339,8 @@ class GearSpec:
         Equalizer bands (``processing="eq"``), as in a chain config's eq
         insert (:class:`host.dsp.biquad.Equalizer`).
     midi : bool
-        Register ``midi_in`` and map control changes to the knobs.
+        Register ``midi_in`` (control changes, NRPN and SysEx move the knobs)
+        and ``midi_out`` (SysEx dump replies).
     midi_channel : int or None
         MIDI channel 1..16 to listen on; None: all.
     """
@@ -524,6 +572,10 @@ class _Gear:
         self.inports = [c.inports.register(f"in_{i + 1}") for i in range(self.nch)]
         self.outports = [c.outports.register(f"out_{i + 1}") for i in range(self.nch)]
         self.midiport = c.midi_inports.register("midi_in") if spec.midi else None
+        self.midiout = c.midi_outports.register("midi_out") if spec.midi else None
+        self.midi_out_queue: collections.deque[bytes] = collections.deque()
+        self.nrpn: list[int | None] = [None, None]   # selected parameter number MSB, LSB
+        self.nrpn_data: int | None = None              # last data-entry MSB
         self.reports: queue.SimpleQueue = queue.SimpleQueue()
         self.processor = spec.build_processor(self.fs)
         self._ffi = ffi
@@ -586,6 +638,22 @@ class _Gear:
         self.noise = np.zeros(cap, np.float64)
 
     def _apply_cc(self, channel: int, cc: int, val: int) -> None:
+        if cc in (NRPN_MSB, NRPN_LSB):
+            self.nrpn[cc == NRPN_LSB] = val
+            self.nrpn_data = None
+            return
+        if cc in (DATA_MSB, DATA_LSB):
+            if None in self.nrpn:
+                return
+            knob = self.knobs_by_cc.get((self.nrpn[0] << 7) | self.nrpn[1])
+            if knob is None:
+                return
+            if cc == DATA_MSB:
+                self.nrpn_data = val
+                self._move(knob, val, 7, channel, "nrpn")
+            elif self.nrpn_data is not None:
+                self._move(knob, (self.nrpn_data << 7) | val, 14, channel, "nrpn")
+            return
         if cc in self.knobs_by_cc:
             knob, raw, bits = self.knobs_by_cc[cc], val, 7
             self.msb[cc] = val
@@ -593,6 +661,45 @@ class _Gear:
             knob, raw, bits = self.knobs_by_cc[cc - 32], (self.msb[cc - 32] << 7) | val, 14
         else:
             return
+        self._move(knob, raw, bits, channel, "cc")
+
+    def _device_id_ok(self, dd: int) -> bool:
+        want = self.spec.midi_channel
+        return want is None or dd in (0x7F, want - 1)
+
+    def _apply_sysex(self, b: bytes) -> None:
+        if len(b) < 5 or b[1] != SYSEX_ID or b[-1] != 0xF7 or not self._device_id_ok(b[2]):
+            return
+        cmd, body = b[3], b[4:-2]
+        if roland_checksum(body) != b[-2]:
+            self.reports.put({"event": "sysex_rejected", "reason": "checksum",
+                              "bytes": b.hex(" ")})
+            return
+        if cmd == SYSEX_REQUEST and len(body) == 2:
+            self.reports.put({"event": "dump_request", "device_id": b[2]})
+        elif cmd == SYSEX_SET and len(body) == 3:
+            knob = self.knobs_by_cc.get(body[0])
+            if knob is None:
+                self.reports.put({"event": "sysex_rejected", "reason": "address",
+                                  "bytes": b.hex(" ")})
+                return
+            self._move(knob, (body[1] << 7) | body[2], 14, b[2] + 1, "sysex")
+        else:
+            self.reports.put({"event": "sysex_rejected", "reason": "command or length",
+                              "bytes": b.hex(" ")})
+
+    def dump(self, device_id: int = 0x7F) -> list[bytes]:
+        """The dump reply to a request to ``device_id``: one DT1 message per knob, CC
+        order (main thread, not real-time)."""
+        if self.spec.midi_channel is not None:
+            dd = self.spec.midi_channel - 1
+        else:
+            dd = device_id if device_id < 16 else 0
+        values = dict(self.knob_values)
+        return [gear_sysex_set(k.cc, k.raw(values[k.name], 14), dd)
+                for k in sorted(self.knobs_by_cc.values(), key=lambda k: k.cc)]
+
+    def _move(self, knob: Knob, raw: int, bits: int, channel: int, via: str) -> None:
         value = knob.value(raw, bits)
         if self.spec.processing == "compressor":
             self.processor.set(**{knob.name: value})
@@ -602,7 +709,7 @@ class _Gear:
         self.knob_values[knob.name] = value
         self.reports.put({"event": "knobs", "knobs": dict(self.knob_values),
                           "changed": {knob.name: value}, "cc": knob.cc, "raw": raw,
-                          "bits": bits, "channel": channel})
+                          "bits": bits, "channel": channel, "via": via})
 
     def _process(self, frames: int) -> None:
         try:
@@ -624,10 +731,18 @@ class _Gear:
         if self.midiport is not None:
             want = self.spec.midi_channel
             for _, data in self.midiport.incoming_midi_events():
-                if len(data) == 3:
-                    b = bytes(data)
+                b = bytes(data)
+                if len(b) == 3:
                     if b[0] & 0xF0 == 0xB0 and (want is None or (b[0] & 0x0F) + 1 == want):
                         self._apply_cc((b[0] & 0x0F) + 1, b[1], b[2])
+                elif b[:1] == b"\xf0":
+                    self._apply_sysex(b)
+        if self.midiout is not None:
+            self.midiout.clear_buffer()
+            t = 0
+            while self.midi_out_queue and t < n:
+                self.midiout.write_midi_event(t, self.midi_out_queue.popleft())
+                t += 1
         work = self.work
         for ch, p in enumerate(self.inports):
             work[ch, :n] = p.get_array()
@@ -662,7 +777,7 @@ class _Gear:
 
     def ports(self) -> list[str]:
         return [p.name for p in (*self.inports, *self.outports)] + (
-            [self.midiport.name] if self.midiport is not None else [])
+            [self.midiport.name, self.midiout.name] if self.midiport is not None else [])
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -708,7 +823,12 @@ def serve(spec: GearSpec, stop_on_stdin_eof: bool = False) -> int:
         told, told_at = 0, 0.0
         while not stop.is_set() and not gear.shutdown.is_set():
             with contextlib.suppress(queue.Empty):
-                emit(gear.reports.get(timeout=0.05))
+                rep = gear.reports.get(timeout=0.05)
+                emit(rep)
+                if rep.get("event") == "dump_request":
+                    msgs = gear.dump(rep.get("device_id", 0x7F))
+                    gear.midi_out_queue.extend(msgs)
+                    emit({"event": "dump_sent", "messages": [m.hex(" ") for m in msgs]})
             if gear.xruns != told and time.monotonic() - told_at >= 1.0:
                 told, told_at = gear.xruns, time.monotonic()
                 emit({"event": "xruns", "count": told})
@@ -793,6 +913,11 @@ class VirtualGear:
         """Full name of the gear's MIDI input, or None."""
         return f"{self.spec.name}:midi_in" if self.spec.midi else None
 
+    @property
+    def midi_output(self) -> str | None:
+        """Full name of the gear's MIDI output (SysEx dump replies), or None."""
+        return f"{self.spec.name}:midi_out" if self.spec.midi else None
+
     # life cycle
 
     def start(self, timeout_s: float = 15.0) -> VirtualGear:
@@ -815,7 +940,8 @@ class VirtualGear:
                          threading.Thread(target=self._read_stderr, daemon=True)]
         for t in self._threads:
             t.start()
-        want = set(self.inputs + self.outputs + ([self.midi_input] if self.spec.midi else []))
+        want = set(self.inputs + self.outputs
+                   + ([self.midi_input, self.midi_output] if self.spec.midi else []))
         probe = _port_client()
         try:
             deadline = time.monotonic() + timeout_s

@@ -1,0 +1,1 @@
+"""MIDI recall of outboard gear: device profiles, value laws, message encoding, recall."""

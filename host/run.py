@@ -83,7 +83,7 @@ def run_session(session_path: Path, input_path: Path | None = None,
             from host.midi.recall import recall_session, units
 
             if units(session):
-                report = recall_session(session, snapshot, say=say)
+                report = recall_session(session, snapshot, say=lambda msg: None)
                 for line in report.text().splitlines():
                     say(line)
         ss.prepare_inserts()

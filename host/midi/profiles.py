@@ -389,6 +389,8 @@ def load_profile(name_or_path: str | Path) -> DeviceProfile:
             d = tomllib.load(f)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text; expected a TOML file") from None
     for key in d:
         if key not in _PROFILE_KEYS:
             raise ctx.fail(key, f"unknown key; expected one of {', '.join(_PROFILE_KEYS)}")

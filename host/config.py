@@ -148,6 +148,10 @@ KINDS: dict[str, dict[str, Param]] = {
         # `recall --fingerprint`: the loudest level sine (a compressor's curve shows)
         "fingerprint_max_dbfs": Param("number", -60.0, 0.0, "dBFS", -6.0),
         "virtual_gear": Param("table"),
+        # live: a return lost (or DC, oscillating, non-finite) bypasses the insert; then
+        # "bypass" runs on through the aligned dry path, "stop" stops the host (default
+        # "bypass", applied by host.engine)
+        "on_return_lost": Param("choice", choices=("bypass", "stop")),
         # MIDI recall (host.midi.recall): { profile, port, channel, input }, the knobs in
         # physical units, and named snapshots overriding them
         "midi": Param("table"),

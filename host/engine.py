@@ -57,7 +57,7 @@ from host.dsp.biquad import KINDS as BIQUAD_TYPES
 from host.dsp.biquad import butterworth_sections, linkwitz_riley_sections
 from host.errors import ConfigError
 
-__all__ = ["Engine", "EVENT_NAMES", "SOURCES"]
+__all__ = ["Engine", "EVENT_NAMES", "GEAR_FAULTS", "ON_RETURN_LOST", "SOURCES"]
 
 SOURCES = {"input": lib.OB_SOURCE_INPUT, "playback": lib.OB_SOURCE_PLAYBACK}
 EVENT_NAMES = {
@@ -68,7 +68,14 @@ EVENT_NAMES = {
     lib.OB_EVENT_PLAYBACK_UNDERRUN: "playback_underrun",
     lib.OB_EVENT_RECORD_OVERRUN: "record_overrun",
     lib.OB_EVENT_PARAM_REJECTED: "param_rejected",
+    lib.OB_EVENT_RETURN_LOST: "return_lost",
+    lib.OB_EVENT_RETURN_DC: "return_dc",
+    lib.OB_EVENT_RETURN_OSCILLATION: "return_oscillation",
 }
+#: events that bypass a hardware insert (live); its ``on_return_lost`` says what the host does
+GEAR_FAULTS = ("return_lost", "return_dc", "return_oscillation")
+#: ``on_return_lost`` choices: keep running with the insert bypassed, or stop the host
+ON_RETURN_LOST = ("bypass", "stop")
 FS_RANGE_HZ = (8000.0, 768000.0)
 MAX_CHANNELS = int(lib.OB_ENGINE_MAX_CHANNELS)
 MAX_INSERTS = int(lib.OB_ENGINE_MAX_INSERTS)
@@ -227,6 +234,7 @@ class Engine:
         self._event = ffi.new("ob_event *")
         self._msg = ffi.new("ob_param_msg *")
         self._stream: Any = None
+        self._stop_requested: dict[str, Any] | None = None
 
     def _build(self, chain: ChainConfig, ring_seconds: float) -> None:
         e = self._e
@@ -694,22 +702,47 @@ class Engine:
 
         Each is a dict: ``type`` (``"xrun"``, ``"nonfinite"``, ``"clip"``,
         ``"playback_end"``, ``"playback_underrun"``, ``"record_overrun"``,
-        ``"param_rejected"``), ``insert`` (name, or None for the engine /
-        program input), ``insert_index`` (-1 for none), ``frame`` (engine frame
-        at the start of the block concerned) and ``value`` (see
+        ``"param_rejected"``, and the hardware insert faults ``"return_lost"``,
+        ``"return_dc"``, ``"return_oscillation"``), ``insert`` (name, or None
+        for the engine / program input), ``insert_index`` (-1 for none),
+        ``frame`` (engine frame at the start of the block concerned; for the
+        gear faults the sample where the fault was found) and ``value`` (see
         ``native/engine.h``: xrun flags, non-finite count, clip peak, frames
-        missing or dropped, rejected param id).
+        missing or dropped, rejected param id, seconds of silence, DC mean,
+        return envelope).
+
+        A gear fault (and a ``"nonfinite"`` event naming a hardware insert
+        while a stream is open) has bypassed that insert in the audio thread;
+        its dict also carries ``action``: the insert's ``on_return_lost``
+        setting, ``"bypass"`` (the program runs on through the dry path,
+        aligned) or ``"stop"`` (the host should stop: see
+        :meth:`stop_requested`).
         """
         out = []
         ev = self._event
         with self._event_lock:
             while lib.ob_engine_event_pop(self._e, ev):
                 i = int(ev.insert)
-                out.append({"type": EVENT_NAMES.get(ev.type, str(ev.type)),
-                            "insert": self._inserts[i].name if 0 <= i < len(self._inserts)
-                            else None,
-                            "insert_index": i, "frame": int(ev.frame), "value": float(ev.value)})
+                rec = self._inserts[i] if 0 <= i < len(self._inserts) else None
+                d: dict[str, Any] = {
+                    "type": EVENT_NAMES.get(ev.type, str(ev.type)),
+                    "insert": rec.name if rec is not None else None,
+                    "insert_index": i, "frame": int(ev.frame), "value": float(ev.value)}
+                if rec is not None and rec.kind == "hardware" and (
+                        d["type"] in GEAR_FAULTS or
+                        (d["type"] == "nonfinite" and self._stream is not None)):
+                    rec.bypass = True   # the engine bypassed it
+                    d["action"] = rec.params.get("on_return_lost", "bypass")
+                    if d["action"] == "stop" and self._stop_requested is None:
+                        self._stop_requested = d
+                out.append(d)
         return out
+
+    def stop_requested(self) -> dict[str, Any] | None:
+        """The first gear-fault event (see :meth:`events`) of a hardware insert
+        whose ``on_return_lost = "stop"``, once :meth:`events` has drained
+        it; else None.  The host polls it after :meth:`events` and stops."""
+        return self._stop_requested
 
     # ---- streaming ---------------------------------------------------------------------
 

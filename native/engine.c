@@ -103,6 +103,17 @@ typedef struct {
     ramp mix;           /* 0 dry .. 1 wet */
     int max_latency;    /* R_c < max_latency */
     ob_delay *wd;       /* return alignment delays d_c = L - R_c */
+    /* hardware insert: return watch (see watch_returns) */
+    int fault;          /* 0, or the OB_EVENT_RETURN_* / NONFINITE that bypassed it */
+    double w_send;      /* send mean square, one-pole 5 ms, full scale^2 */
+    double w_env;       /* return peak envelope, instant attack, 250 ms release */
+    double w_dc[OB_ENGINE_MAX_CHANNELS];  /* return mean, one-pole 100 ms */
+    int64_t w_quiet;    /* consecutive samples: return below -100 dBFS, send above
+                           -60 dBFS (a send pause restarts it) */
+    int64_t w_hot;      /* consecutive samples: return envelope > 0.9 and 12 dB above
+                           the send */
+    double a_send, a_dc, env_rel;  /* one-pole coefficients from fs */
+    int64_t quiet_len, hot_len;    /* 0.5 s (+ the latency L), 50 ms, samples */
 } insert;
 
 /* ---- the engine -------------------------------------------------------------- */
@@ -338,6 +349,15 @@ static void reset_meters(ob_engine *e)
     e->since_integrated = 0;
 }
 
+/* The return watch starts over (the fault latch stays). */
+static void watch_clear(insert *s)
+{
+    s->w_send = s->w_env = 0.0;
+    for (int c = 0; c < OB_ENGINE_MAX_CHANNELS; c++)
+        s->w_dc[c] = 0.0;
+    s->w_quiet = s->w_hot = 0;
+}
+
 /* Clear every insert's history (the NaN guard and ob_engine_reset). */
 static void reset_inserts(ob_engine *e)
 {
@@ -361,6 +381,7 @@ static void reset_inserts(ob_engine *e)
                 ramp_snap(&s->rg[c]);
             }
             ramp_snap(&s->mix);
+            watch_clear(s);
         }
     }
 }
@@ -431,6 +452,10 @@ int ob_engine_set_bypass_now(ob_engine *e, int insert_idx, int bypass)
     if (!e || insert_idx < 0 || insert_idx >= e->n_ins)
         return OB_ERR_ARG;
     ramp *w = &e->ins[insert_idx].wet;
+    if (!bypass) {
+        e->ins[insert_idx].fault = 0;
+        watch_clear(&e->ins[insert_idx]);
+    }
     w->target = bypass ? 0.0 : 1.0;
     ramp_snap(w);
     return OB_OK;
@@ -551,6 +576,11 @@ int ob_engine_add_hardware(ob_engine *e, const int *send_map, const int *return_
         s->rt[c] = 0.0;
     }
     s->mix.cur = s->mix.target = 1.0;
+    s->a_send = 1.0 - exp(-1.0 / (0.005 * e->fs));
+    s->a_dc = 1.0 - exp(-1.0 / (0.100 * e->fs));
+    s->env_rel = exp(-1.0 / (0.250 * e->fs));
+    s->quiet_len = (int64_t)(0.5 * e->fs + 0.5);
+    s->hot_len = (int64_t)(0.05 * e->fs + 0.5);
     hw_update_latency(e, s);
     return i;
 }
@@ -871,7 +901,13 @@ static int apply_param(ob_engine *e, const ob_param_msg *m)
     insert *s = &e->ins[m->insert];
     const double v = m->value;
     switch (m->param) {
-    case OB_PARAM_BYPASS: ramp_set(&s->wet, v != 0.0 ? 0.0 : 1.0, e->ramp_len); return OB_OK;
+    case OB_PARAM_BYPASS:
+        if (v == 0.0 && s->fault) {   /* switched in again: the watch re-arms */
+            s->fault = 0;
+            watch_clear(s);
+        }
+        ramp_set(&s->wet, v != 0.0 ? 0.0 : 1.0, e->ramp_len);
+        return OB_OK;
     case OB_PARAM_GAIN_DB:
         if (!(v >= -48.0 && v <= 48.0))
             return OB_ERR_ARG;
@@ -1035,15 +1071,81 @@ static void apply_ramp(ob_engine *e, ramp *g, const float *x, float *y, int n)
 }
 
 /*
- * A hardware insert on the program in work[0..n-1] (dry path in e->dry,
- * already delayed by L).
- *   s->sg[c]   send trim (linear), ramped
- *   s->rg[c]   return trim * polarity (linear), ramped
- *   s->wd      the return alignment delays d_c = L - R_c
- *   s->mix     dry/wet, ramped
- *   e->rp[c]   the return of channel c: device input return_map[c] in the
+ * Return watch of a hardware insert, live only (the callback's device
+ * input and output), per sample over the raw returns r (before trims) and
+ * the sends as written to the device outputs.  A fault latches s->fault,
+ * posts its event, ramps the insert to bypassed (from the next block: the
+ * dry path is delayed by L, so alignment holds) and mutes the returns from
+ * the sample where it was found.  Returns that sample (n: no new fault).
+ *   lost         every return sample below -100 dBFS for 0.5 s + L while
+ *                the send's mean square (one-pole, 5 ms) stays above -60 dBFS
+ *                (value: the seconds of silence seen)
+ *   DC           a return's 100 ms mean beyond +-0.1 full scale (value:
+ *                that mean)
+ *   oscillation  the return envelope (peak, 250 ms release) above 0.9 full
+ *                scale and 12 dB above the send's level (env^2 / 2 against
+ *                the send's mean square) for 50 ms (value: the envelope)
+ * A non-finite return sample ends the watch for the block (the NaN guard
+ * takes it; the watch state stays finite).
+ */
+static int watch_returns(ob_engine *e, insert *s, int n)
+{
+    const int nch = e->nch, dout = e->dev_out;
+    const float *out = e->blk_out;
+    const double q2 = 1e-10, send_min = 1e-6;   /* (-100 dBFS)^2 (-> 1e-5), -60 dB^2 */
+    const int64_t quiet_len = s->quiet_len + s->latency;
+    for (int j = 0; j < n; j++) {
+        double se = 0.0, pk = 0.0;
+        int dc = -1;
+        for (int c = 0; c < nch; c++) {
+            const int so = s->send[c];
+            const double x = so < dout ? (double)out[(size_t)j * (size_t)dout + (size_t)so] : 0.0;
+            const double r = (double)e->rp[c][j];
+            const double a = fabs(r);
+            if (!(a <= 1e30))
+                return n;   /* NaN / Inf: the guard's (the state stays finite) */
+            se += x * x;
+            pk = a > pk ? a : pk;
+            s->w_dc[c] += s->a_dc * (r - s->w_dc[c]);
+            if (fabs(s->w_dc[c]) > 0.1)
+                dc = c;
+        }
+        se /= (double)nch;
+        s->w_send += s->a_send * (se - s->w_send) + 1e-30;   /* offset: no denormals */
+        s->w_env = pk > s->w_env * s->env_rel ? pk : s->w_env * s->env_rel;
+        s->w_quiet = (pk * pk < q2 && s->w_send > send_min) ? s->w_quiet + 1 : 0;
+        /* a sine's mean square is env^2 / 2: 12 dB over the send's */
+        s->w_hot = (s->w_env > 0.9 && s->w_env * s->w_env > 31.7 * s->w_send) ? s->w_hot + 1
+                                                                             : 0;
+        int type = 0;
+        double value = 0.0;
+        if (s->w_quiet >= quiet_len) {
+            type = OB_EVENT_RETURN_LOST;
+            value = (double)s->w_quiet / e->fs;
+        } else if (dc >= 0) {
+            type = OB_EVENT_RETURN_DC;
+            value = s->w_dc[dc];
+        } else if (s->w_hot >= s->hot_len) {
+            type = OB_EVENT_RETURN_OSCILLATION;
+            value = s->w_env;
+        }
+        if (type) {
+            s->fault = type;
+            ramp_set(&s->wet, 0.0, e->ramp_len);
+            post(e, type, (int)(s - e->ins), e->frame + j, value);
+            return j;
+        }
+    }
+    return n;
+}
+
+/*
+ * A hardware insert, one piece of n frames: sends, returns, alignment, mix.
+ *   e->rp   the returns: device input return_map[c] in the
  *              callback; offline, the send itself (a wire, no round trip)
  * Device outputs of the piece were zeroed before the chain ran.
+ * A faulted insert (s->fault) gets silent returns: it is bypassed, and a
+ * broken unit's NaN, DC or oscillation stays out of the delay lines.
  */
 static void run_hardware(ob_engine *e, insert *s, int n)
 {
@@ -1064,8 +1166,18 @@ static void run_hardware(ob_engine *e, insert *s, int n)
             else
                 memset(r, 0, sizeof(float) * (size_t)n);
         }
-        apply_ramp(e, &s->rg[c], r, r, n);
     }
+    if (in && out && !s->fault) {
+        const int k = watch_returns(e, s, n);
+        if (k < n)
+            for (int c = 0; c < nch; c++)
+                memset(e->rp[c] + k, 0, sizeof(float) * (size_t)(n - k));
+    } else if (s->fault) {
+        for (int c = 0; c < nch; c++)
+            memset(e->rp[c], 0, sizeof(float) * (size_t)n);
+    }
+    for (int c = 0; c < nch; c++)
+        apply_ramp(e, &s->rg[c], e->rp[c], e->rp[c], n);
     ob_delay_process(s->wd, e->rp, nch, n);
     if (s->mix.left == 0 && s->mix.cur == 1.0) {
         for (int c = 0; c < nch; c++)
@@ -1208,6 +1320,14 @@ static void run_block(ob_engine *e, int n)
         for (int c = 0; c < nch; c++)
             memset(wp[c], 0, sizeof(float) * (size_t)n);
         reset_inserts(e);
+        if (bad_insert >= 0 && e->ins[bad_insert].kind == OB_INSERT_HARDWARE &&
+            (e->blk_in || e->blk_out)) {
+            /* a unit that returns NaN/Inf: bypassed at once (this block is muted) */
+            insert *h = &e->ins[bad_insert];
+            h->fault = OB_EVENT_NONFINITE;
+            h->wet.target = 0.0;
+            ramp_snap(&h->wet);
+        }
         snap->nonfinite++;
         post(e, OB_EVENT_NONFINITE, bad_insert, e->frame, (double)bad_count);
     }

@@ -59,6 +59,14 @@
  *   Trims, polarity and mix ramp linearly over OB_ENGINE_RAMP_MS.
  *   Offline (ob_engine_process) the gear is a wire with no round trip:
  *   return = send of the same sample.
+ *   Return watch (live only, per sample, so the gear's faults cost neither
+ *   the speakers nor the take): a lost return (unit unplugged or its
+ *   process gone), DC or full-scale oscillation on a return posts
+ *   OB_EVENT_RETURN_LOST / _DC / _OSCILLATION naming the insert, mutes its
+ *   returns from that sample and crossfades the insert to its dry path
+ *   (delayed by L: alignment kept).  A NaN/Inf return mutes the block (the
+ *   guard, step 4) and bypasses the insert at once.  The insert stays
+ *   bypassed until OB_PARAM_BYPASS 0 switches it in and re-arms the watch.
  *
  * Threads
  *   One "processing" thread (the PortAudio callback, or the caller of
@@ -143,8 +151,19 @@ enum {
                                        in that block (replaced by silence) */
     OB_EVENT_RECORD_OVERRUN = 6,    /* start of an overrun; value: frames dropped
                                        in that block (whole blocks are dropped) */
-    OB_EVENT_PARAM_REJECTED = 7     /* a kernel setter refused a message; insert:
+    OB_EVENT_PARAM_REJECTED = 7,    /* a kernel setter refused a message; insert:
                                        its insert, value: its param id */
+    /* hardware insert faults, live only (the callback); insert: the hardware
+       insert, now bypassed and its returns muted until it is switched in
+       again (OB_PARAM_BYPASS 0 re-arms the watch); frame: the sample found */
+    OB_EVENT_RETURN_LOST = 8,       /* every return sample below -100 dBFS for
+                                       0.5 s + the insert's latency while the send
+                                       stays above -60 dBFS; value: seconds silent */
+    OB_EVENT_RETURN_DC = 9,         /* a return's 100 ms mean (one-pole) beyond
+                                       +-0.1 full scale; value: that mean */
+    OB_EVENT_RETURN_OSCILLATION = 10  /* return envelope (250 ms release) above 0.9
+                                       full scale and its level 12 dB over the send
+                                       for 50 ms; value: the envelope */
 };
 
 /* PortAudio's callback flags and return value (portaudio.h is not needed). */

@@ -1466,6 +1466,9 @@ int ob_engine_pa_callback(const void *input, void *output, unsigned long frames,
 {
     (void)time_info;
     ob_engine *e = userdata;
+    /* flush-to-zero for this callback; the caller's mode is restored on return
+     * (a test or host driving the callback from its own thread keeps its mode) */
+    const fpmode saved_fp = fpmode_save();
     ob_flush_denormals();
     const double t0 = now_s();
     const int nch = e->nch, din = e->dev_in, dout = e->dev_out;
@@ -1547,5 +1550,6 @@ int ob_engine_pa_callback(const void *input, void *output, unsigned long frames,
     e->snap.n_inserts = e->n_ins;
     e->snap.source = source;
     publish(e);
+    fpmode_restore(saved_fp);
     return OB_PA_CONTINUE;
 }

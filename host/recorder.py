@@ -27,6 +27,15 @@ from host.errors import AudioFileError
 RECORD_DEPTH = {".wav": "32f", ".aif": "32f", ".aiff": "32f", ".flac": "24"}
 
 
+def _disk_full(path: Path) -> bool:
+    """True if the file system holding ``path`` has no room for another block."""
+    try:
+        st = os.statvfs(path.parent)
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < 65536
+
+
 class Recorder:
     """Background writer of a stream to ``path``.
 
@@ -56,6 +65,7 @@ class Recorder:
         self.path = Path(path)
         depth = RECORD_DEPTH.get(self.path.suffix.lower())
         fmt, subtype = output_format(self.path, depth or "32f")
+        self._format = (fmt, subtype)
         check_writable(self.path)
         fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".part" + self.path.suffix,
                                    dir=str(self.path.parent))
@@ -69,6 +79,7 @@ class Recorder:
         self.limit = limit_frames
         self.frames_written = 0
         self.error: str | None = None
+        self.kept: Path | None = None   #: the file finished by close(), None before
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="outboard-recorder", daemon=True)
 
@@ -96,7 +107,10 @@ class Recorder:
                 self.file.write(block)
                 self.frames_written += len(block)
             except (OSError, RuntimeError) as exc:  # disk full, I/O error
-                self.error = f"{self.path}: recording stopped: {exc}"
+                why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+                if _disk_full(self.tmp):
+                    why = "the disk is full"
+                self.error = f"{self.path}: recording stopped: {why}"
         return n
 
     def _run(self) -> None:
@@ -105,16 +119,67 @@ class Recorder:
                 self._stop.wait(0.02)
 
     def close(self) -> Path:
-        """Stop the thread, write what is left in the ring, finish and rename."""
+        """Stop the thread, write what is left in the ring, finish and rename.
+
+        If writing failed (disk full, I/O error), what was written is still
+        finished as a valid file and renamed into place (``kept``), and
+        :class:`AudioFileError` says why the recording stopped.
+        """
         self._stop.set()
         self._thread.join()
         while self._drain_once():
             pass
-        self.file.close()
+        try:
+            self.file.close()
+        except (OSError, RuntimeError) as exc:  # the header update failed too
+            self.error = self.error or f"{self.path}: recording stopped: {exc}"
         if self.error:
-            # keep what was written: a valid, shorter file
-            os.replace(self.tmp, self.path)
+            self.kept = self._keep()
             raise AudioFileError(self.error)
+        os.replace(self.tmp, self.path)
+        self.kept = self.path
+        return self.path
+
+    def _keep(self) -> Path | None:
+        """After a write error: keep what made it to disk as a valid file.
+
+        WAV/AIFF: libsndfile finished the header for the frames on disk; the
+        file is renamed into place as it is.  FLAC: the encoder could not
+        finish its STREAMINFO (frame count unknown), so the frames that decode
+        are read back, the broken file removed (which frees its space) and
+        they are written again.  Returns the path kept, or None if nothing
+        could be.
+        """
+        try:
+            frames = sf.info(str(self.tmp)).frames
+        except (OSError, RuntimeError):
+            frames = -1
+        if 0 <= frames <= self.frames_written + 8192:  # a header that tells the truth
+            self.frames_written = frames  # what the file really holds
+            os.replace(self.tmp, self.path)
+            return self.path
+        blocks = []
+        try:
+            with sf.SoundFile(str(self.tmp)) as f:
+                while sum(len(b) for b in blocks) < self.frames_written:
+                    b = f.read(8192, dtype="float32", always_2d=True)
+                    if not len(b):
+                        break
+                    blocks.append(b)
+        except (OSError, RuntimeError):
+            pass  # the torn end of the file
+        self.tmp.unlink(missing_ok=True)
+        data = np.concatenate(blocks)[:self.frames_written] if blocks else None
+        self.frames_written = 0
+        if data is None or not len(data):
+            return None
+        try:
+            sf.write(str(self.tmp), data, self.file.samplerate, format=self._format[0],
+                     subtype=self._format[1])
+        except (OSError, RuntimeError):
+            self.tmp.unlink(missing_ok=True)
+            return None
+        self.frames_written = len(data)
         os.replace(self.tmp, self.path)
         return self.path
 

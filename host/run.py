@@ -5,6 +5,13 @@ interface's live input), drains the record ring into a file through
 :class:`host.recorder.Recorder`, and redraws the live view; the audio itself
 runs only in the C engine's callback.  Ctrl-C stops cleanly: the stream is
 stopped, what was recorded is finished as a valid file and renamed into place.
+
+Faults end the run the same way, with the take kept: the audio server dying
+(the engine's frame counter stops for ``STALL_S`` while the stream should run;
+the dead stream is abandoned, not stopped, since PortAudio's JACK host API would
+wait for it forever; exit code 3), and the disk filling (the recorder stops
+writing and keeps what is on disk as a valid file; exit code 1).  Xruns are
+reported with their time in the program (``RunResult.xruns_s``).
 """
 
 from __future__ import annotations
@@ -21,17 +28,24 @@ from host.errors import OutboardError
 
 FEED_FRAMES = 8192
 REFRESH_S = 0.1
+#: wall time without a new engine frame, while the stream should run, that means
+#: the audio server is gone (JACK killed or crashed), s
+STALL_S = 1.0
 
 
 @dataclass
 class RunResult:
     seconds: float
-    stopped_by: str                      # "end" | "duration" | "interrupt" | "error"
+    stopped_by: str  # "end" | "duration" | "interrupt" | "error" | "server" | "gear"
     recording: Path | None
     recorded_seconds: float
     meters: dict
     events: list[dict] = field(default_factory=list)
     latency_samples: int = 0             # the chain's, removed from the recording
+    xruns_s: list[float] = field(default_factory=list)  # xrun times, s into the program
+    # (meters["xruns"] counts the program's xruns too; more than len(xruns_s) only if
+    # the engine's event ring overflowed, see meters["events_dropped"])
+    recording_error: str | None = None   # why the recording stopped early (disk full...)
 
 
 def _prepare_input(path: Path, fs: int, channels: int, say) -> np.ndarray:
@@ -105,7 +119,39 @@ def run_session(session_path: Path, input_path: Path | None = None,
             recorder = Recorder(record_path, fs, nch, engine.record_read, skip_frames=skip,
                                 limit_frames=None if program is None else len(program) - lat)
         title = f"{Path(session.path).name}  {dev.name} [{short_hostapi(dev.hostapi)}] {fs} Hz"
-        return _loop(engine, program, recorder, record_path, duration_s, view, title, lat, fs)
+        result = _loop(engine, program, recorder, record_path, duration_s, view, title, lat, fs)
+        if result.stopped_by == "server":
+            _forget_dead_server(ss)
+        return result
+
+
+#: streams whose audio server died: never stopped nor closed (PortAudio's JACK
+#: host API would wait for a callback that cannot come), only kept referenced
+_ABANDONED: list = []
+
+
+def _abandon_stream(engine) -> None:
+    """Detach a dead server's stream from the engine, so that leaving the
+    session (SessionStream's engine.stop/close) does not wait on it forever.
+    PortAudio is then not terminated at exit either (it would wait the same way)."""
+    import atexit
+
+    import sounddevice as sd
+
+    atexit.unregister(sd._exit_handler)
+    stream = engine._box.pop("stream", None)
+    engine._stream = None
+    if stream is not None:
+        _ABANDONED.append(stream)
+
+
+def _forget_dead_server(ss) -> None:
+    """An embedded JACK server that died needs no stopping; stopping it would
+    terminate PortAudio, which waits on the dead stream (see _abandon_stream)."""
+    studio = ss.studio
+    proc = getattr(studio, "proc", None)
+    if proc is not None and proc.poll() is not None:
+        studio.proc = None
 
 
 def _loop(engine, program, recorder, record_path, duration_s, view, title, lat, fs) -> RunResult:
@@ -135,9 +181,11 @@ def _loop(engine, program, recorder, record_path, duration_s, view, title, lat, 
             if pos >= len(program):
                 engine.playback_finish()
 
+    m0 = engine.meters()
     engine.events()  # drop what the set-up (pings) posted
     engine.reset_meters()
-    start_frame = engine.meters()["frames"]
+    start_frame = m0["frames"]
+    xruns_before = m0["xruns"]  # the set-up's, not the program's
     if recorder is not None:
         engine.set_record(True)
         recorder.start()
@@ -145,6 +193,7 @@ def _loop(engine, program, recorder, record_path, duration_s, view, title, lat, 
     m = engine.meters()
     load_max = 0.0
     gr_max = {n: 0.0 for n in gr_names}
+    last_frames, last_advance = m["frames"], time.monotonic()
     try:
         if live is not None:
             live.start()
@@ -155,11 +204,25 @@ def _loop(engine, program, recorder, record_path, duration_s, view, title, lat, 
                 if e["type"] not in ("playback_end",):
                     where = f" in {e['insert']}" if e["insert"] else ""
                     lines.append(f"{e['type']}{where} at {(e['frame'] - start_frame) / fs:.2f} s")
+            fault = engine.stop_requested()  # a hardware insert set on_return_lost = "stop"
+            if fault is not None:
+                stopped_by = "gear"
+                lines.append(f"stopping: {fault['type']} in {fault['insert']}")
+                print(f"outboard: insert {fault['insert']}: {fault['type'].replace('_', ' ')} "
+                      f"at {(fault['frame'] - start_frame) / fs:.2f} s; stopping "
+                      "(on_return_lost = \"stop\")", file=sys.stderr)
+                break
             m = engine.meters()
             load_max = max(load_max, m["dsp_load_max"])
             for n in gr_names:
                 gr_max[n] = max(gr_max[n], m["gain_reduction_max_db"][n])
             t = (m["frames"] - start_frame) / fs
+            now = time.monotonic()
+            if m["frames"] != last_frames:
+                last_frames, last_advance = m["frames"], now
+            elif now - last_advance > STALL_S:  # the callback stopped coming: server gone
+                stopped_by = "server"
+                break
             if live is not None:
                 from host.live_view import render
 
@@ -183,38 +246,65 @@ def _loop(engine, program, recorder, record_path, duration_s, view, title, lat, 
     except KeyboardInterrupt:
         stopped_by = "interrupt"
     finally:
-        engine.stop()
+        if stopped_by == "server":
+            _abandon_stream(engine)
+        else:
+            engine.stop()
         if live is not None:
             live.stop()
             print(file=sys.stderr)
     events.extend(engine.events())
     m = engine.meters()
+    m["xruns"] -= xruns_before
     m["dsp_load_max"] = max(load_max, m["dsp_load_max"])
     m["gain_reduction_max_db"] = {n: max(gr_max[n], m["gain_reduction_max_db"][n])
                                   for n in gr_names}
     saved = None
     rec_s = 0.0
+    rec_err = None
     if recorder is not None:
         try:
             saved = recorder.close()
         except OutboardError as exc:
-            print(f"outboard: {exc}", file=sys.stderr)
-            saved = record_path
+            rec_err = str(exc)
+            saved = recorder.kept
         rec_s = recorder.seconds
-    return RunResult((m["frames"] - start_frame) / fs, stopped_by, saved, rec_s, m, events, lat)
+    # the program's time 0: its first frame taken from the playback ring (live input: the start)
+    t0 = m["playback_first_frame"] if program is not None else -1
+    t0 = t0 if t0 >= 0 else start_frame
+    xruns_s = [round(max(0.0, (e["frame"] - t0) / fs), 3) for e in events if e["type"] == "xrun"]
+    return RunResult((m["frames"] - start_frame) / fs, stopped_by, saved, rec_s, m, events, lat,
+                     xruns_s, rec_err)
 
 
 def cmd_run(args) -> int:
     r = run_session(args.session, args.input, args.record, args.duration,
                     view=not args.quiet, recall=not args.no_recall, snapshot=args.snapshot)
     m = r.meters
+    if r.stopped_by == "server":
+        kept = (f"recording kept: {r.recording} ({r.recorded_seconds:.1f} s)"
+                if r.recording is not None else "nothing was recording")
+        print(f"outboard: the audio server stopped at {r.seconds:.1f} s; {kept}",
+              file=sys.stderr)
+    if r.recording_error is not None:
+        kept = (f"recording kept: {r.recording} ({r.recorded_seconds:.1f} s)"
+                if r.recording is not None else "nothing could be kept")
+        print(f"outboard: {r.recording_error}; {kept}", file=sys.stderr)
     how = {"end": "end of program", "duration": "--duration reached",
-           "interrupt": "stopped by Ctrl-C", "error": "stopped by an error"}[r.stopped_by]
+           "interrupt": "stopped by Ctrl-C", "error": "stopped by an error",
+           "server": "stopped: the audio server went away",
+           "gear": "stopped: a hardware insert failed"}[r.stopped_by]
     integ = m["integrated_lufs"]
     print(f"{how} after {r.seconds:.2f} s: integrated {integ:.1f} LUFS, true peak "
           f"{m['true_peak_dbtp']:.1f} dBTP, xruns {m['xruns']}, DSP load max "
           f"{m['dsp_load_max'] * 100:.1f} %" if math.isfinite(integ) else
           f"{how} after {r.seconds:.2f} s: xruns {m['xruns']}")
+    if r.xruns_s:
+        print(f"{len(r.xruns_s)} xrun{'s' if len(r.xruns_s) > 1 else ''} at "
+              + ", ".join(f"{t:.2f} s" for t in r.xruns_s) + " into the program")
     if r.recording is not None:
-        print(f"recorded {r.recording} ({r.recorded_seconds:.2f} s, complete and valid)")
-    return 0 if r.stopped_by != "error" else 1
+        whole = "complete and valid" if r.stopped_by not in ("server", "gear") \
+            and r.recording_error is None \
+            else "valid, cut short"
+        print(f"recorded {r.recording} ({r.recorded_seconds:.2f} s, {whole})")
+    return {"error": 1, "gear": 1, "server": 3}.get(r.stopped_by, 0)

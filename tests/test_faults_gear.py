@@ -258,3 +258,68 @@ def test_killed_virtual_gear_is_reported_within_a_second_and_output_stays_aligne
     assert stop - start > FS
     want = prog[:, k0 + start - Lj:k0 + stop - Lj].T
     assert np.array_equal(y[start:stop], want)
+
+
+def test_run_stops_when_a_unit_with_on_return_lost_stop_vanishes(jack_server, tmp_path):
+    """`outboard run` on a session whose hardware insert says
+    on_return_lost = "stop": kill the virtual unit mid-run; the run names the
+    insert, stops with exit 1, and the recording so far is a valid file."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import soundfile as sf
+
+    fs = 48000
+    rng = np.random.default_rng(9)
+    x = (0.2 * rng.standard_normal((fs * 20, 2))).astype(np.float32)
+    mix = tmp_path / "mix.wav"
+    sf.write(mix, x, fs, subtype="FLOAT")
+    name = f"stopunit{os.getpid()}"
+    sess = tmp_path / "s.toml"
+    sess.write_text(f"""
+[interface]
+device = "system"
+hostapi = "JACK"
+sample_rate = 48000
+block_size = 128
+embedded_jack = true
+
+[program]
+inputs = [1, 2]
+outputs = [1, 2]
+
+[[chain]]
+kind = "hardware"
+name = "{name}"
+sends = [3, 4]
+returns = [3, 4]
+on_return_lost = "stop"
+latency_samples = [{20 + 256}, {20 + 256}]
+virtual_gear = {{ delay_samples = 20.0 }}
+""")
+    out = tmp_path / "rec.wav"
+    exe = Path(sys.executable).parent / "outboard"
+    proc = subprocess.Popen([str(exe), "run", str(sess), "--input", str(mix), "--record",
+                             str(out), "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    deadline = time.monotonic() + 30
+    killed = False
+    while time.monotonic() < deadline and not killed:
+        parts = [p for p in tmp_path.iterdir() if ".part" in p.name]
+        if parts and parts[0].stat().st_size > fs * 8:
+            r = subprocess.run(["pgrep", "-f", f"gear-{name}"], capture_output=True, text=True)
+            for pid in r.stdout.split():
+                os.kill(int(pid), signal.SIGKILL)
+                killed = True
+        time.sleep(0.1)
+    assert killed, "the virtual unit never came up"
+    stdout, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 1, stderr
+    assert f"insert {name}: return lost" in stderr
+    assert "stopped: a hardware insert failed" in stdout
+    info = sf.info(out)
+    assert 0.5 * fs < info.frames < 15 * fs

@@ -71,6 +71,21 @@ bands = [{{ type = "peak", freq_hz = 1000.0, gain_db = 2.0, q = 1.0 }}]
     return p
 
 
+def record(sess: Path, mix: Path, out: Path, capsys, attempts: int = 3) -> str:
+    """`outboard run --record`, taken again (at most ``attempts`` times) when the
+    run reports xruns: a late JACK client (the virtual gear's Python callback
+    on a loaded machine) drops or repeats a period, which no null survives."""
+    err = ""
+    for _ in range(attempts):
+        assert main(["run", str(sess), "--input", str(mix), "--record", str(out), "-q"]) == 0
+        cap = capsys.readouterr()
+        err = cap.err
+        m = re.search(r"xruns (\d+)", cap.out)
+        if m and int(m.group(1)) == 0:
+            break
+    return err  # of the take kept
+
+
 def ping(path: Path, capsys, *extra: str) -> dict:
     code = main(["ping", str(path), "--insert", "unit", "--json", *extra])
     out, err = capsys.readouterr()
@@ -190,7 +205,7 @@ def test_null_compensated_wire_against_the_chain_without_it(jack_server, tmp_pat
     without = session(tmp_path, None, name="plain.toml", chain_hw=False)
     a, b = tmp_path / "a.wav", tmp_path / "b.wav"
     for sess, out in ((with_hw, a), (without, b)):
-        assert main(["run", str(sess), "--input", str(mix), "--record", str(out), "-q"]) == 0
+        record(sess, mix, out, capsys)
     ya, _ = sf.read(a)
     yb, _ = sf.read(b)
     assert ya.shape == yb.shape == x.shape
@@ -211,7 +226,7 @@ def test_auto_return_trim_brings_the_unit_back_to_unity(jack_server, tmp_path, c
     plain = session(tmp_path, None, name="plain.toml", chain_hw=False)
     a, b = tmp_path / "a.wav", tmp_path / "b.wav"
     for sess, out in ((hw, a), (plain, b)):
-        assert main(["run", str(sess), "--input", str(mix), "--record", str(out), "-q"]) == 0
+        record(sess, mix, out, capsys)
     ya, _ = sf.read(a)
     yb, _ = sf.read(b)
     level = 20 * np.log10(np.sqrt(np.mean(ya**2)) / np.sqrt(np.mean(yb**2)))
@@ -238,9 +253,8 @@ def test_measure_at_start_pings_in_the_stream_instead_of_trusting_the_store(
     store.write_text(json.dumps(data))
     plain = session(tmp_path, None, name="plain.toml", chain_hw=False)
     a, b = tmp_path / "a.wav", tmp_path / "b.wav"
-    assert main(["run", str(hw), "--input", str(mix), "--record", str(a), "-q"]) == 0
-    assert "measured round trip" in capsys.readouterr().err
-    assert main(["run", str(plain), "--input", str(mix), "--record", str(b), "-q"]) == 0
+    assert "measured round trip" in record(hw, mix, a, capsys)
+    record(plain, mix, b, capsys)
     ya, _ = sf.read(a)
     yb, _ = sf.read(b)
     assert 20 * np.log10(np.max(np.abs(ya - yb)) + 1e-20) <= -90.0

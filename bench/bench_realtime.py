@@ -99,7 +99,6 @@ import json
 import os
 import platform
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -449,13 +448,10 @@ class PrivateJack:
 
     def stop(self) -> None:
         """Stop the server started here (its own process group, by pid)."""
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        if self.proc is not None:
+            from host.sim.jack_server import stop_process_group
+
+            stop_process_group(self.proc)
         self.proc = None
 
     def cleanup(self) -> None:

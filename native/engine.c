@@ -713,6 +713,25 @@ void ob_engine_set_record(ob_engine *e, int on)
 
 /* ---- rings, control-thread side ------------------------------------------------ */
 
+/* Copy n interleaved frames between the ring, from absolute position pos
+ * (wrapping at its end), and the linear buffer x: into the ring when to_ring,
+ * out of it otherwise.  Called from Python's side of the rings only. */
+static void fring_copy(fring *q, int64_t pos, float *x, int64_t n, int nch, int to_ring)
+{
+    for (int64_t done = 0; done < n;) {
+        int64_t at = (pos + done) % q->cap, run = q->cap - at;
+        if (run > n - done)
+            run = n - done;
+        float *ring = q->buf + at * nch, *lin = x + done * nch;
+        size_t bytes = sizeof(float) * (size_t)(run * nch);
+        if (to_ring)
+            memcpy(ring, lin, bytes);
+        else
+            memcpy(lin, ring, bytes);
+        done += run;
+    }
+}
+
 int ob_engine_playback_write(ob_engine *e, const float *x, int frames)
 {
     if (!e || !x || frames <= 0)
@@ -723,14 +742,7 @@ int ob_engine_playback_write(ob_engine *e, const float *x, int frames)
     int64_t n = q->cap - (w - r);
     if (n > frames)
         n = frames;
-    const int nch = e->nch;
-    for (int64_t done = 0; done < n;) {
-        int64_t pos = (w + done) % q->cap, run = q->cap - pos;
-        if (run > n - done)
-            run = n - done;
-        memcpy(q->buf + pos * nch, x + done * nch, sizeof(float) * (size_t)(run * nch));
-        done += run;
-    }
+    fring_copy(q, w, (float *)x, n, e->nch, 1);
     atomic_store_explicit(&q->w, w + n, memory_order_release);
     return (int)n;
 }
@@ -781,14 +793,7 @@ int ob_engine_record_read(ob_engine *e, float *x, int max_frames)
     int64_t n = w - r;
     if (n > max_frames)
         n = max_frames;
-    const int nch = e->nch;
-    for (int64_t done = 0; done < n;) {
-        int64_t pos = (r + done) % q->cap, run = q->cap - pos;
-        if (run > n - done)
-            run = n - done;
-        memcpy(x + done * nch, q->buf + pos * nch, sizeof(float) * (size_t)(run * nch));
-        done += run;
-    }
+    fring_copy(q, r, x, n, e->nch, 0);
     atomic_store_explicit(&q->r, r + n, memory_order_release);
     return (int)n;
 }

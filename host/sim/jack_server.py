@@ -62,6 +62,20 @@ def reinit_portaudio() -> None:
     sd._initialize()
 
 
+def stop_process_group(proc: subprocess.Popen, timeout_s: float = 5.0) -> None:
+    """SIGTERM a server started in its own session (process group), SIGKILL it
+    if it does not leave within ``timeout_s``.  A SIGKILLed jackd keeps its slot
+    in JACK's server registry, so SIGTERM comes first."""
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
 @dataclass
 class JackServer:
     """A JACK server on the dummy backend (or the one already running).
@@ -141,14 +155,7 @@ class JackServer:
 
         if self.proc is not None:
             sd._terminate()
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        if self.proc is not None:
+            stop_process_group(self.proc)
             self.proc = None
             sd._initialize()
         if self.log_path is not None:

@@ -201,6 +201,12 @@ def build_parser() -> argparse.ArgumentParser:
     p_.add_argument("--save", action="store_true", help="store the result beside the session")
     p_.set_defaults(func=_cmd_ping)
 
+    from host.batch import add_deliver_parser
+    from host.printing import add_print_parser
+
+    add_print_parser(sub)
+    add_deliver_parser(sub)
+
     from host.recall_cli import add_recall_parser
     from host.recall_sheet import add_recall_sheet_parser
 

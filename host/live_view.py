@@ -39,19 +39,24 @@ def clock(seconds: float) -> str:
 
 
 def render(title: str, position_s: float, total_s: float | None, m: dict,
-           gr_names: list[str], recording: str | None, events: list[str]) -> Group:
+           gr_names: list[str], recording: str | None, events: list[str],
+           show_left: bool = False) -> Group:
     """One frame of the live view.
 
     ``m`` holds: in_peak_dbfs, out_peak_dbfs (lists per channel),
     momentary_lufs, short_term_lufs, integrated_lufs, true_peak_dbtp,
     gain_reduction_db (list per insert, None for non-dynamics), xruns,
-    dsp_load, dsp_load_max, nonfinite.
+    dsp_load, dsp_load_max, nonfinite.  ``show_left``: the time left too (a print).
     """
     t = Table.grid(padding=(0, 1))
     t.add_column(justify="left", min_width=12, max_width=24)
     t.add_column()
     t.add_column(justify="right")
     where = clock(position_s) + (f" / {clock(total_s)}" if total_s else "")
+    if show_left and total_s:
+        where += f"   {clock(total_s - position_s)} left"
+        if position_s <= 0:
+            where += "   (pre-roll)"
     head = Text(title, style="bold") + Text(f"   {where}")
     if recording:
         head += Text(f"\n● rec {recording}", style="red")

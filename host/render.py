@@ -8,6 +8,8 @@ The order of work, all at the output sample rate:
    target integrated loudness (secant iterations on the measured loudness:
    the limiter makes loudness a non-linear function of that gain);
 4. limit to the true-peak ceiling (the chain's last limiter, or one added);
+   or, with ``limiter=False`` (a vinyl pre-master), gain only: to the target
+   loudness or to a true-peak level (``peak_dbtp``, the headroom), nothing limited;
 5. dither to 16 or 24 bits (or keep 32-bit float) and write atomically;
 6. read the written file back and measure it for the report.
 """
@@ -46,6 +48,10 @@ class MasterSettings:
     bit_depth: str = "24"                 # "16" | "24" | "32f"
     sample_rate: int | None = None        # Hz; None: keep the input's
     dither: str = "wannamaker9"           # shaping for 16-bit; 24-bit uses flat TPDF
+    limiter: bool = True                  # False: no final limiter, gain only
+    peak_dbtp: float | None = None        # dBTP; gain-only: put the true peak here
+    #: s; the dynamics stages' gain reduction is traced at this resolution (reports)
+    trace_s: float = 0.1
 
 
 @dataclass
@@ -59,6 +65,8 @@ class MasterResult:
     output_analysis: dict
     stages: list[dict] = field(default_factory=list)
     settings: dict = field(default_factory=dict)
+    #: dynamics stage name -> (time s, max gain reduction dB per trace_s)
+    gr_traces: dict = field(default_factory=dict)
 
     def report(self) -> dict:
         return {
@@ -130,10 +138,16 @@ def master(
         )
     say("resample", 1.0)
 
+    if st.peak_dbtp is not None and (st.limiter or st.target_lufs is not None):
+        raise OutboardError("peak_dbtp: a true-peak level is for a deliverable without a "
+                            "limiter and without a loudness target")
     pre_cfg, lim_ins = _split_limiter(config, st.ceiling_dbtp)
+    if not st.limiter:
+        pre_cfg = ChainConfig([i for i in config.inserts if not i.bypass], config.master)
+    block = max(64, int(round(st.trace_s * fs)))
     try:
         pre = Chain(pre_cfg, fs, audio.channels)
-        lim_chain = Chain(ChainConfig([lim_ins], {}), fs, audio.channels)
+        lim_chain = Chain(ChainConfig([lim_ins] if st.limiter else [], {}), fs, audio.channels)
     except ValueError as exc:
         raise OutboardError(f"chain: {exc}") from None
     n = data.shape[1]
@@ -144,16 +158,25 @@ def master(
         done[0] += frames
         say("chain", min(1.0, done[0] / total))
 
-    y = pre.process_aligned(data, progress=tick)
+    y = pre.process_aligned(data, block_frames=block, progress=tick)
     base = _integrated(y, fs)
 
     def limited(gain_db: float) -> np.ndarray:
         lim_chain.reset()
         z = y * np.float32(10 ** (gain_db / 20))
-        return lim_chain.process_aligned(z)
+        return lim_chain.process_aligned(z, block_frames=block)
 
     iterations, note, reached = 0, "", True
-    if st.target_lufs is None:
+    if not st.limiter and st.peak_dbtp is not None:
+        from host.dsp.limiter import true_peak_dbtp
+
+        tp = true_peak_dbtp(y, fs)
+        if not math.isfinite(tp):
+            raise OutboardError(f"{src}: the program is silent; no peak to bring to "
+                                f"{st.peak_dbtp:.1f} dBTP")
+        gain = min(st.peak_dbtp - tp, MAX_GAIN_DB)
+        z = limited(gain)
+    elif st.target_lufs is None:
         gain = 0.0
         z = limited(gain)
     elif not math.isfinite(base):
@@ -170,8 +193,8 @@ def master(
             history.append((gain, level))
             err = st.target_lufs - level
             say("loudness", min(1.0, iterations / 6))
-            if abs(err) <= LOUDNESS_TOLERANCE_LU:
-                break
+            if abs(err) <= LOUDNESS_TOLERANCE_LU or not st.limiter:
+                break  # (gain alone: loudness is linear in it; one step is exact)
             if iterations >= 12 or (gain >= MAX_GAIN_DB and err > 0):
                 break
             if len(history) >= 2 and history[-1][1] != history[-2][1]:
@@ -198,6 +221,19 @@ def master(
     say("write", 1.0)
 
     out = read_audio(dst)
+    if not st.limiter:
+        from host.dsp.limiter import true_peak_dbtp
+
+        tp = true_peak_dbtp(out.data, out.sample_rate)
+        if tp > st.ceiling_dbtp + 0.05:
+            note = (note + "; " if note else "") + (
+                f"true peak {tp:.2f} dBTP is over the {st.ceiling_dbtp:.1f} dBTP ceiling "
+                "(this deliverable has no limiter)")
+    traces = {}
+    for s in pre.stages + lim_chain.stages:
+        if s.is_dynamics and s.gr_trace:
+            t = np.arange(len(s.gr_trace)) * (block / fs)
+            traces[s.insert.name] = (t, np.asarray(s.gr_trace, dtype=float))
     stages = [{"name": s.insert.name, "kind": s.insert.kind, "params": s.insert.params,
                "bands": s.insert.bands or None,
                "max_gain_reduction_db": round(s.max_gain_reduction_db, 2)
@@ -206,8 +242,9 @@ def master(
     return MasterResult(
         output=Path(dst), gain_db=gain, iterations=iterations, target_reached=reached,
         note=note, input_analysis=analyze_audio(audio), output_analysis=analyze_audio(out),
-        stages=stages,
+        stages=stages, gr_traces=traces,
         settings={"target_lufs": st.target_lufs, "ceiling_dbtp": st.ceiling_dbtp,
+                  "limiter": st.limiter, "peak_dbtp": st.peak_dbtp,
                   "bit_depth": st.bit_depth, "sample_rate": fs, "dither": st.dither
                   if st.bit_depth == "16" else ("tpdf" if st.bit_depth == "24" else "none")},
     )

@@ -46,6 +46,12 @@ class RunResult:
     # (meters["xruns"] counts the program's xruns too; more than len(xruns_s) only if
     # the engine's event ring overflowed, see meters["events_dropped"])
     recording_error: str | None = None   # why the recording stopped early (disk full...)
+    #: dynamics inserts' gain reduction over the program: name -> [(s, max dB since the
+    #: previous poll)], polled with the live view (every REFRESH_S)
+    gr_trace: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+    measurements: dict = field(default_factory=dict)  # hardware inserts' round trips
+    device: str = ""
+    recall: dict | None = None           # the MIDI recall's report, if one was sent
 
 
 def _prepare_input(path: Path, fs: int, channels: int, say) -> np.ndarray:
@@ -69,42 +75,95 @@ def _prepare_input(path: Path, fs: int, channels: int, say) -> np.ndarray:
     return np.ascontiguousarray(data.T, dtype=np.float32)
 
 
+def program_source(session, input_path: Path | None, say) -> tuple[np.ndarray | None, dict]:
+    """The program to stream: ``input_path`` if given, else the session's
+    ``[[stems]]`` summed to the master bus (host.stems), else None (the
+    interface's live input).  Returns (interleaved float32 (frames, channels) at
+    the session rate or None, a description for reports)."""
+    fs, nch = session.interface.sample_rate, len(session.program.inputs)
+    if input_path is not None:
+        return _prepare_input(input_path, fs, nch, say), {"input": str(input_path)}
+    if getattr(session, "stems", None):
+        from host.stems import mix_stems
+
+        mix = mix_stems(session, say=say)
+        for note in mix.notes:
+            say(note)
+        return mix.data, {"stems": mix.stems, "stem_notes": mix.notes}
+    return None, {"input": "live"}
+
+
+def check_record_path(record_path: Path, input_path: Path | None) -> None:
+    """One line now, not after the stream: the recording's format and folder."""
+    from host.audiofile import check_distinct, check_writable, output_format
+
+    if input_path is not None:
+        check_distinct(input_path, record_path)
+    output_format(record_path, "32f" if record_path.suffix.lower() != ".flac" else "24")
+    check_writable(record_path)
+
+
 def run_session(session_path: Path, input_path: Path | None = None,
                 record_path: Path | None = None, duration_s: float | None = None,
                 view: bool = True, say=None, recall: bool = True,
                 snapshot: str | None = None) -> RunResult:
-    """Stream a session; see the module docstring.  Returns what happened."""
-    from host.recorder import Recorder
-    from host.session import load_session, short_hostapi
-    from host.stream import SessionStream
+    """Stream a session; see the module docstring.  Returns what happened.
+
+    The program is ``input_path``, else the session's stems, else the live input."""
+    from host.session import load_session
 
     say = say or (lambda msg: print(f"outboard: {msg}", file=sys.stderr))
     session = load_session(session_path)
     if duration_s is not None and not (duration_s > 0 and math.isfinite(duration_s)):
         raise OutboardError(f"--duration: expected a positive number of seconds, got {duration_s}")
     if record_path is not None:
-        from host.audiofile import check_distinct, check_writable, output_format
+        check_record_path(record_path, input_path)
+    program, _ = program_source(session, input_path, say)
+    return stream_session(session, program, record_path, duration_s=duration_s, view=view,
+                          say=say, recall=recall, snapshot=snapshot)
 
-        if input_path is not None:
-            check_distinct(input_path, record_path)
-        output_format(record_path, "32f" if record_path.suffix.lower() != ".flac" else "24")
-        check_writable(record_path)
+
+def stream_session(session, program: np.ndarray | None, record_path: Path | None, *,
+                   duration_s: float | None = None, view: bool = True, say=None,
+                   recall: bool = True, snapshot: str | None = None,
+                   pre_roll_s: float = 0.0, post_roll_s: float = 0.0,
+                   printing: bool = False, title: str | None = None) -> RunResult:
+    """Open the session's stream, recall and prepare its inserts, stream
+    ``program`` (or the live input) and record it aligned; the shared core of
+    `outboard run` and `outboard print`.
+
+    ``pre_roll_s`` of silence goes through the chain (hardware included) before
+    the program and is not recorded; ``post_roll_s`` after it is recorded (the
+    tails of the gear).  ``printing``: a print is all or nothing under its name:
+    Ctrl-C deletes it; a fault (server gone, gear stop, disk full) keeps what was
+    recorded as ``NAME.incomplete.EXT`` instead (RunResult.recording).
+    """
+    from host.recorder import Recorder
+    from host.session import short_hostapi
+    from host.stream import SessionStream
+
+    say = say or (lambda msg: print(f"outboard: {msg}", file=sys.stderr))
     fs, nch = session.interface.sample_rate, len(session.program.inputs)
-    program = _prepare_input(input_path, fs, nch, say) if input_path else None
+    pre = int(round(pre_roll_s * fs))
+    post = int(round(post_roll_s * fs))
     source = "playback" if program is not None else "input"
     with SessionStream(session, source, record_path is not None, say) as ss:
+        recall_report = None
         if recall:  # put the gear back where the session says, before measuring it
             from host.midi.recall import recall_session, units
 
             if units(session):
-                report = recall_session(session, snapshot, say=lambda msg: None)
-                for line in report.text().splitlines():
+                recall_report = recall_session(session, snapshot, say=lambda msg: None)
+                for line in recall_report.text().splitlines():
                     say(line)
         ss.prepare_inserts()
         engine, dev = ss.engine, ss.device
         lat = engine.latency_samples
-        if program is not None:  # flush the chain's latency so the recording ends complete
-            program = np.concatenate([program, np.zeros((lat, nch), dtype=np.float32)])
+        length = None
+        if program is not None:  # pre-roll, program, post-roll, then flush the chain's latency
+            length = len(program) + post
+            program = np.concatenate([np.zeros((pre, nch), dtype=np.float32), program,
+                                      np.zeros((post + lat, nch), dtype=np.float32)])
         recorder = None
         if record_path is not None:
             engine.record_read(1 << 30)  # whatever a ping left behind
@@ -114,12 +173,19 @@ def run_session(session_path: Path, input_path: Path | None = None,
                 if program is None:
                     return lat
                 first = m["playback_first_frame"]
-                return None if first < 0 else first - m["record_first_frame"] + lat
+                return None if first < 0 else first - m["record_first_frame"] + lat + pre
 
             recorder = Recorder(record_path, fs, nch, engine.record_read, skip_frames=skip,
-                                limit_frames=None if program is None else len(program) - lat)
-        title = f"{Path(session.path).name}  {dev.name} [{short_hostapi(dev.hostapi)}] {fs} Hz"
-        result = _loop(engine, program, recorder, record_path, duration_s, view, title, lat, fs)
+                                limit_frames=length)
+        title = title or (f"{Path(session.path).name}  {dev.name} "
+                          f"[{short_hostapi(dev.hostapi)}] {fs} Hz")
+        result = _loop(engine, program, recorder, record_path, duration_s, view, title, lat, fs,
+                       pre, printing)
+        result.measurements = {k: (v.summary() if hasattr(v, "summary") else v)
+                               for k, v in ss.measurements.items()}
+        result.device = dev.name
+        if recall_report is not None:
+            result.recall = recall_report.to_dict()
         if result.stopped_by == "server":
             _forget_dead_server(ss)
         return result
@@ -154,8 +220,14 @@ def _forget_dead_server(ss) -> None:
         studio.proc = None
 
 
-def _loop(engine, program, recorder, record_path, duration_s, view, title, lat, fs) -> RunResult:
-    total_s = None if program is None else (len(program) - lat) / fs
+def incomplete_path(path: Path) -> Path:
+    """Where a print cut short by a fault is kept: NAME.incomplete.EXT."""
+    return path.with_name(f"{path.stem}.incomplete{path.suffix}")
+
+
+def _loop(engine, program, recorder, record_path, duration_s, view, title, lat, fs,
+          pre: int = 0, printing: bool = False) -> RunResult:
+    total_s = None if program is None else (len(program) - lat - pre) / fs
     if duration_s is not None:
         total_s = duration_s if total_s is None else min(total_s, duration_s)
     gr_names = list(engine.meters()["gain_reduction_db"])  # the dynamics inserts
@@ -193,6 +265,7 @@ def _loop(engine, program, recorder, record_path, duration_s, view, title, lat, 
     m = engine.meters()
     load_max = 0.0
     gr_max = {n: 0.0 for n in gr_names}
+    gr_trace: dict[str, list[tuple[float, float]]] = {n: [] for n in gr_names}
     last_frames, last_advance = m["frames"], time.monotonic()
     try:
         if live is not None:
@@ -203,20 +276,23 @@ def _loop(engine, program, recorder, record_path, duration_s, view, title, lat, 
                 events.append(e)
                 if e["type"] not in ("playback_end",):
                     where = f" in {e['insert']}" if e["insert"] else ""
-                    lines.append(f"{e['type']}{where} at {(e['frame'] - start_frame) / fs:.2f} s")
+                    at = (e['frame'] - start_frame - pre) / fs
+                    lines.append(f"{e['type']}{where} at {at:.2f} s")
             fault = engine.stop_requested()  # a hardware insert set on_return_lost = "stop"
             if fault is not None:
                 stopped_by = "gear"
                 lines.append(f"stopping: {fault['type']} in {fault['insert']}")
                 print(f"outboard: insert {fault['insert']}: {fault['type'].replace('_', ' ')} "
-                      f"at {(fault['frame'] - start_frame) / fs:.2f} s; stopping "
+                      f"at {(fault['frame'] - start_frame - pre) / fs:.2f} s; stopping "
                       "(on_return_lost = \"stop\")", file=sys.stderr)
                 break
             m = engine.meters()
             load_max = max(load_max, m["dsp_load_max"])
+            t = (m["frames"] - start_frame - pre) / fs  # s into the program
             for n in gr_names:
                 gr_max[n] = max(gr_max[n], m["gain_reduction_max_db"][n])
-            t = (m["frames"] - start_frame) / fs
+                if t >= 0:
+                    gr_trace[n].append((round(t, 3), m["gain_reduction_max_db"][n]))
             now = time.monotonic()
             if m["frames"] != last_frames:
                 last_frames, last_advance = m["frames"], now
@@ -233,7 +309,7 @@ def _loop(engine, program, recorder, record_path, duration_s, view, title, lat, 
                 if recorder is not None:
                     rec = f"{record_path}  {recorder.seconds:.1f} s"
                 live.update(render(title, min(t, total_s or t), total_s, shown, gr_names, rec,
-                                   lines))
+                                   lines, show_left=printing))
             if program is not None and m["playback_ended"]:
                 break
             if duration_s is not None and t >= duration_s:
@@ -262,6 +338,11 @@ def _loop(engine, program, recorder, record_path, duration_s, view, title, lat, 
     saved = None
     rec_s = 0.0
     rec_err = None
+    if recorder is not None and printing and stopped_by == "interrupt":
+        recorder.abort()  # a print is whole or not at all
+        recorder = None
+    elif recorder is not None and printing and stopped_by != "end":
+        recorder.path = incomplete_path(recorder.path)  # never under the print's own name
     if recorder is not None:
         try:
             saved = recorder.close()
@@ -272,9 +353,11 @@ def _loop(engine, program, recorder, record_path, duration_s, view, title, lat, 
     # the program's time 0: its first frame taken from the playback ring (live input: the start)
     t0 = m["playback_first_frame"] if program is not None else -1
     t0 = t0 if t0 >= 0 else start_frame
-    xruns_s = [round(max(0.0, (e["frame"] - t0) / fs), 3) for e in events if e["type"] == "xrun"]
-    return RunResult((m["frames"] - start_frame) / fs, stopped_by, saved, rec_s, m, events, lat,
-                     xruns_s, rec_err)
+    xruns_s = [round((e["frame"] - t0 - pre) / fs, 3) for e in events if e["type"] == "xrun"]
+    if pre == 0:  # (a print's pre-roll xruns keep their negative time: not in the file)
+        xruns_s = [max(0.0, x) for x in xruns_s]
+    return RunResult(max(0.0, (m["frames"] - start_frame - pre) / fs), stopped_by, saved, rec_s,
+                     m, events, lat, xruns_s, rec_err, gr_trace)
 
 
 def cmd_run(args) -> int:

@@ -15,10 +15,24 @@ embedded) audio interface, and the chain of inserts in between::
     inputs = [1, 2]          # interface inputs carrying the program, 1-based
     outputs = [1, 2]         # interface outputs for the processed program
     monitor = [7, 8]         # optional: a copy of the program output
+    stem_lengths = "error"   # optional: "error" | "pad" (stems of different lengths, host.stems)
 
     [[chain]]                # inserts, exactly as in chain files (host.config)
     kind = "eq"
     bands = [{ type = "highpass", freq_hz = 25.0 }]
+
+    [[stems]]                # optional: stems instead of one mix (host.stems)
+    name = "drums"           # unique, non-empty
+    file = "stems/drums.wav" # relative to the session file's folder; not opened at load
+    gain_db = -1.5           # dB, -60..24 (default 0)
+    pan = 0.0                # balance -1 (left) .. +1 (right), constant power (default 0)
+    mute = false             # optional
+    chain = [{ kind = "compressor", threshold_db = -20.0, ratio = 2.0 }]  # software only
+
+    [release]                # optional: the print and the deliverables (host.deliverables)
+    print = "song.print.wav" # where `outboard print` writes, `outboard deliver` reads
+    folder = "deliverables"
+    presets = ["streaming", "cd", "vinyl"]
 
 Three steps, each failing with one line (``ConfigError``) that starts with the
 file and names the key path and what was expected:
@@ -44,6 +58,8 @@ from typing import TYPE_CHECKING, Any
 
 from host.config import ChainConfig, Param, _check_table, _Ctx, load_toml, parse_chain
 from host.errors import ConfigError, OutboardError
+from host.deliverables import Release, parse_release
+from host.stems import STEM_LENGTHS, StemConfig, parse_stems
 
 if TYPE_CHECKING:
     from host.sim.jack_server import JackServer
@@ -67,8 +83,8 @@ INTERFACE: dict[str, Param] = {
     "latency": Param("str"),          # checked by _check_latency ("low" | "high" | seconds)
     "embedded_jack": Param("bool", default=False),
 }
-PROGRAM_KEYS = ("inputs", "outputs", "monitor")
-TOP_KEYS = ("interface", "program", "chain", "latency")
+PROGRAM_KEYS = ("inputs", "outputs", "monitor", "stem_lengths")
+TOP_KEYS = ("interface", "program", "chain", "latency", "stems", "release")
 #: [latency]: how hardware inserts get their round trip (see host.inserts)
 LATENCY: dict[str, Param] = {
     "measure_at_start": Param("bool", default=False),   # a quiet pre-roll ping every stream
@@ -122,11 +138,15 @@ class ProgramConfig:
     monitor : tuple of int
         Output channels for a copy of the program output (empty, or as many as
         ``outputs``, none of them in ``outputs``).
+    stem_lengths : str
+        ``"error"`` (default) or ``"pad"``: what host.stems does with stems of
+        different lengths (pad: silence at the end of the shorter ones).
     """
 
     inputs: tuple[int, ...]
     outputs: tuple[int, ...]
     monitor: tuple[int, ...] = ()
+    stem_lengths: str = "error"
 
     @property
     def highest_input(self) -> int:
@@ -147,6 +167,8 @@ class Session:
     chain: ChainConfig
     latency: dict[str, Any] = field(default_factory=lambda: {"measure_at_start": False,
                                                              "on_stale": "remeasure"})
+    stems: list[StemConfig] = field(default_factory=list)   # [[stems]] (host.stems)
+    release: Release | None = None   # [release]: print file, deliverables (host.deliverables)
 
 
 @dataclass(frozen=True)
@@ -236,7 +258,11 @@ def _check_program(ctx: _Ctx, raw: Any) -> ProgramConfig:
         if ch in outs:
             raise ctx.fail(f"program.monitor[{i}]", f"output {ch} is also in program.outputs; "
                            "expected monitor outputs distinct from the program outputs")
-    return ProgramConfig(ins, outs, mon)
+    stem_lengths = raw.get("stem_lengths", "error")
+    if stem_lengths not in STEM_LENGTHS:
+        raise ctx.fail("program.stem_lengths", "expected one of "
+                       f"{', '.join(map(repr, STEM_LENGTHS))}, got {stem_lengths!r}")
+    return ProgramConfig(ins, outs, mon, stem_lengths)
 
 
 def parse_session(data: dict[str, Any], source: str = "<session>") -> Session:
@@ -263,7 +289,10 @@ def parse_session(data: dict[str, Any], source: str = "<session>") -> Session:
     program = _check_program(ctx, data["program"])
     chain = parse_chain({"chain": data["chain"]} if "chain" in data else {}, source)
     latency = _check_table(ctx, "latency", data.get("latency", {}), LATENCY)
-    return Session(Path(source), interface, program, chain, latency)
+    stems = parse_stems(data.get("stems", []), source, len(program.inputs))
+    release = parse_release(ctx, data.get("release"), Path(source).parent)
+    return Session(Path(source), interface, program, chain, latency, stems=stems,
+                   release=release)
 
 
 def load_session(path: str | Path) -> Session:

@@ -1,0 +1,285 @@
+"""Deliverables: every format a release needs, rendered from the print.
+
+A deliverable is a loudness target (or none), a true-peak ceiling, a final
+limiter (or none), a sample rate, a bit depth with dither and a file format.
+Built-in presets (``outboard deliver --list``):
+
+============  ============  ===========  =========  ========  ===============================
+preset        loudness      ceiling      limiter    format    why
+============  ============  ===========  =========  ========  ===============================
+streaming     -14 LUFS      -1.0 dBTP    yes        24-bit    Spotify / YouTube / Tidal
+                                                    WAV       normalise to about -14 LUFS
+apple         -16 LUFS      -1.0 dBTP    yes        24-bit    Apple Music (Sound Check)
+broadcast     -23 LUFS      -1.0 dBTP    yes        24-bit    EBU R128 broadcast, 48 kHz
+                                                    WAV 48k
+club          -8 LUFS       -0.5 dBTP    yes        24-bit    a louder master for DJs / clubs
+cd            as printed    -0.3 dBTP    yes        16-bit    Red Book: 44.1 kHz, 16-bit,
+                                                    44.1k     noise-shaped TPDF dither
+vinyl         as printed,   (report)     no         24-bit    pre-master for the cutting
+              TP at -6 dBTP                                   engineer: headroom, no limiting
+============  ============  ===========  =========  ========  ===============================
+
+Rates and formats not stated keep the print's.  A session adds its own under
+``[release]``::
+
+    [release]
+    title = "song"                 # file names: TITLE.DELIVERABLE.EXT (default: the print's name)
+    print = "song.print.wav"       # what `outboard print` writes, `outboard deliver` reads
+    folder = "deliverables"        # where deliverables go (relative to the session)
+    presets = ["streaming", "cd", "vinyl", "club"]
+
+    [[release.deliverables]]
+    name = "bandcamp"              # unique; letters, digits, - and _
+    preset = "streaming"           # optional: start from a preset, override below
+    target_lufs = -12.0            # LUFS, -40..-5 (omit: keep the print's loudness)
+    ceiling_dbtp = -1.0            # dBTP, -20..0
+    limiter = true                 # false: gain only, nothing limited
+    peak_dbtp = -6.0               # dBTP, -40..0: gain-only, true peak here (limiter = false)
+    sample_rate = 44100            # Hz, 8000..384000 (omit: the print's)
+    bit_depth = "24"               # "16" | "24" | "32f"
+    dither = "wannamaker9"         # 16-bit shaping: "none" | "first-order" | "wannamaker9"
+    format = "flac"                # "wav" | "flac" | "aiff"
+
+Each deliverable is measured on the file written (loudness, true peak) and gets
+its report, ``TITLE.NAME.json`` and ``TITLE.NAME.png`` (host.report).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from host.config import Param, _check_value, _Ctx
+from host.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Deliverable:
+    """One output format of a release; units in the names."""
+
+    name: str
+    target_lufs: float | None = None      # LUFS; None keeps the print's loudness
+    ceiling_dbtp: float = -1.0            # dBTP
+    limiter: bool = True
+    peak_dbtp: float | None = None        # dBTP, gain-only (limiter off): true peak here
+    sample_rate: int | None = None        # Hz; None keeps the print's
+    bit_depth: str = "24"                 # "16" | "24" | "32f"
+    dither: str = "wannamaker9"           # shaping at 16 bits (24 bits: flat TPDF)
+    format: str = "wav"                   # "wav" | "flac" | "aiff"
+    description: str = ""
+
+    def settings(self):
+        from host.render import MasterSettings
+
+        return MasterSettings(target_lufs=self.target_lufs, ceiling_dbtp=self.ceiling_dbtp,
+                              bit_depth=self.bit_depth, sample_rate=self.sample_rate,
+                              dither=self.dither, limiter=self.limiter,
+                              peak_dbtp=self.peak_dbtp)
+
+    def describe(self) -> str:
+        loud = f"{self.target_lufs:g} LUFS" if self.target_lufs is not None else "as printed"
+        if self.peak_dbtp is not None:
+            loud = f"gain to a {self.peak_dbtp:g} dBTP true peak"
+        if not self.limiter:
+            lim = "no limiter"
+        else:
+            lim = f"ceiling {self.ceiling_dbtp:g} dBTP"
+        rate = f"{self.sample_rate / 1000:g} kHz" if self.sample_rate else "print's rate"
+        bits = "32-bit float" if self.bit_depth == "32f" else f"{self.bit_depth}-bit"
+        return f"{loud}, {lim}, {rate}, {bits} {self.format.upper()}"
+
+
+PRESETS: dict[str, Deliverable] = {d.name: d for d in (
+    Deliverable("streaming", -14.0, -1.0, description="Spotify, YouTube, Tidal, Amazon: "
+                "normalised to about -14 LUFS"),
+    Deliverable("apple", -16.0, -1.0, description="Apple Music with Sound Check"),
+    Deliverable("broadcast", -23.0, -1.0, sample_rate=48000,
+                description="EBU R128 broadcast"),
+    Deliverable("club", -8.0, -0.5, description="a louder master for DJs and clubs"),
+    Deliverable("cd", None, -0.3, sample_rate=44100, bit_depth="16", dither="wannamaker9",
+                description="Red Book CD: 44.1 kHz, 16-bit, noise-shaped TPDF dither"),
+    Deliverable("vinyl", None, -6.0, limiter=False, peak_dbtp=-6.0,
+                description="pre-master for the cutting engineer: 6 dB of headroom, "
+                "no final limiting"),
+)}
+
+EXTENSIONS = {"wav": ".wav", "flac": ".flac", "aiff": ".aiff"}
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+
+DELIVERABLE_KEYS: dict[str, Param] = {
+    "name": Param("str", required=True),
+    "preset": Param("choice", choices=tuple(PRESETS)),
+    "target_lufs": Param("number", -40.0, -5.0, "LUFS"),
+    "ceiling_dbtp": Param("number", -20.0, 0.0, "dBTP"),
+    "limiter": Param("bool"),
+    "peak_dbtp": Param("number", -40.0, 0.0, "dBTP"),
+    "sample_rate": Param("int", 8000, 384000, "Hz"),
+    "bit_depth": Param("choice", choices=("16", "24", "32f")),
+    "dither": Param("choice", choices=("none", "first-order", "wannamaker9")),
+    "format": Param("choice", choices=tuple(EXTENSIONS)),
+    "description": Param("str"),
+}
+RELEASE_KEYS = ("title", "print", "folder", "presets", "deliverables")
+
+
+@dataclass
+class Release:
+    """A session's ``[release]``: where the print is and what to deliver from it."""
+
+    title: str | None
+    print_path: Path | None
+    folder: Path | None
+    deliverables: list[Deliverable]
+
+
+def _unknown(ctx: _Ctx, where: str, key: str, allowed) -> ConfigError:
+    import difflib
+
+    close = difflib.get_close_matches(key, list(allowed), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return ctx.fail(f"{where}.{key}", f"unknown key (expected one of {', '.join(allowed)})"
+                    f"{hint}")
+
+
+def parse_deliverable(ctx: _Ctx, where: str, raw: Any) -> Deliverable:
+    """One ``[[release.deliverables]]`` table -> Deliverable (checked)."""
+    if not isinstance(raw, dict):
+        raise ctx.fail(where, f"expected a table, got {raw!r}")
+    for k in raw:
+        if k not in DELIVERABLE_KEYS:
+            raise _unknown(ctx, where, k, DELIVERABLE_KEYS)
+    if "name" not in raw:
+        raise ctx.fail(f"{where}.name", "missing; expected a name like \"bandcamp\"")
+    vals = {k: _check_value(ctx, f"{where}.{k}", DELIVERABLE_KEYS[k], v) for k, v in raw.items()}
+    if not NAME_RE.match(vals["name"]):
+        raise ctx.fail(f"{where}.name", "expected letters, digits, - and _ (it names files), "
+                       f"got {vals['name']!r}")
+    base = PRESETS[vals.pop("preset")] if "preset" in vals else Deliverable(vals["name"])
+    d = replace(base, **vals)
+    if d.peak_dbtp is not None and d.limiter:
+        raise ctx.fail(f"{where}.peak_dbtp", "a true-peak level is for a deliverable with "
+                       "limiter = false (with a limiter, use ceiling_dbtp)")
+    if d.peak_dbtp is not None and d.target_lufs is not None:
+        raise ctx.fail(f"{where}.peak_dbtp", "expected either target_lufs or peak_dbtp, "
+                       "not both")
+    if d.format == "flac" and d.bit_depth == "32f":
+        raise ctx.fail(f"{where}.bit_depth", "FLAC holds 16 or 24 bits, not 32-bit float")
+    return d
+
+
+def parse_release(ctx: _Ctx, raw: Any, session_dir: Path) -> Release | None:
+    """A session's ``[release]`` table (None if absent); paths resolve against
+    the session's folder."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise ctx.fail("release", f"expected a table [release], got {raw!r}")
+    for k in raw:
+        if k not in RELEASE_KEYS:
+            raise _unknown(ctx, "release", k, RELEASE_KEYS)
+
+    def text(key: str) -> str | None:
+        v = raw.get(key)
+        if v is None:
+            return None
+        if not isinstance(v, str) or not v.strip():
+            raise ctx.fail(f"release.{key}", f"expected a non-empty string, got {v!r}")
+        return v
+
+    title = text("title")
+    if title is not None and not NAME_RE.match(title.replace(" ", "_")):
+        raise ctx.fail("release.title", "expected letters, digits, spaces, - and _ "
+                       f"(it names files), got {title!r}")
+    pr, folder = text("print"), text("folder")
+    presets = raw.get("presets", [])
+    if not isinstance(presets, list):
+        raise ctx.fail("release.presets", f"expected an array of preset names "
+                       f"({', '.join(PRESETS)}), got {presets!r}")
+    out: list[Deliverable] = []
+    for i, p in enumerate(presets):
+        if p not in PRESETS:
+            import difflib
+
+            close = difflib.get_close_matches(str(p), list(PRESETS), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ctx.fail(f"release.presets[{i}]", f"unknown preset {p!r} (expected one of "
+                           f"{', '.join(PRESETS)}){hint}")
+        out.append(PRESETS[p])
+    custom = raw.get("deliverables", [])
+    if not isinstance(custom, list):
+        raise ctx.fail("release.deliverables", "expected an array of tables "
+                       "[[release.deliverables]]")
+    for i, d in enumerate(custom):
+        out.append(parse_deliverable(ctx, f"release.deliverables[{i}]", d))
+    seen: set[str] = set()
+    for d in out:
+        if d.name in seen:
+            raise ctx.fail("release", f"deliverable {d.name!r} is listed twice (presets and "
+                           "deliverables share names)")
+        seen.add(d.name)
+
+    def resolve(v: str | None) -> Path | None:
+        return None if v is None else (session_dir / v if not Path(v).is_absolute()
+                                       else Path(v))
+
+    return Release(title, resolve(pr), resolve(folder), out)
+
+
+def preset_table() -> list[tuple[str, str, str]]:
+    """(name, settings, what for) of every built-in preset."""
+    return [(d.name, d.describe(), d.description) for d in PRESETS.values()]
+
+
+def deliverable_fields() -> list[str]:
+    return [f.name for f in fields(Deliverable)]
+
+
+def output_path(folder: Path, title: str, d: Deliverable) -> Path:
+    """TITLE.NAME.EXT in ``folder``."""
+    return Path(folder) / f"{title.replace(' ', '_')}.{d.name}{EXTENSIONS[d.format]}"
+
+
+def render_deliverable(src: Path, d: Deliverable, dst: Path, *, report: bool = True,
+                       source_note: str = "", progress=None) -> dict:
+    """Render one deliverable from the print ``src`` into ``dst`` (atomically),
+    measure the file written and write its report (``dst`` with .json / .png).
+
+    Returns a summary: deliverable, file, integrated_lufs, true_peak_dbtp (both
+    measured on the file written), sample_rate, bit_depth, target_reached, note,
+    report paths.
+    """
+    from host.audiofile import read_audio
+    from host.config import ChainConfig
+    from host.render import master
+
+    res = master(src, dst, ChainConfig([], {}), d.settings(), progress)
+    o = res.output_analysis
+    summary = {
+        "deliverable": d.name, "description": d.description, "settings": d.describe(),
+        "source": str(src), "file": str(dst),
+        "integrated_lufs": o["integrated_lufs"], "true_peak_dbtp": o["true_peak_dbtp"],
+        "loudness_range_lu": o["loudness_range_lu"], "sample_rate": o["sample_rate"],
+        "bit_depth": d.bit_depth, "format": d.format,
+        "target_lufs": d.target_lufs, "ceiling_dbtp": d.ceiling_dbtp if d.limiter else None,
+        "peak_dbtp": d.peak_dbtp, "limiter": d.limiter,
+        "gain_db": round(res.gain_db, 2), "target_reached": res.target_reached,
+        "note": res.note, "report": None,
+    }
+    if report:
+        from host.printing import report_paths
+        from host.report import measure_program, write_report
+
+        out = read_audio(dst)
+        ceiling = d.ceiling_dbtp if d.limiter else (d.peak_dbtp if d.peak_dbtp is not None
+                                                    else d.ceiling_dbtp)
+        rep = measure_program(out.data, out.sample_rate, ceiling_dbtp=ceiling,
+                              gain_reduction=res.gr_traces or None)
+        if d.target_lufs is not None:
+            rep["target_lufs"] = d.target_lufs
+        rep["deliverable"] = dict(summary, render=res.report(), source_note=source_note)
+        jp, pp = report_paths(dst)
+        write_report(jp, pp, rep, title=f"{dst.name}  ({d.name}: {d.describe()})")
+        summary["report"] = [str(jp), str(pp)]
+    return summary

@@ -82,10 +82,7 @@ class Deliverable:
         loud = f"{self.target_lufs:g} LUFS" if self.target_lufs is not None else "as printed"
         if self.peak_dbtp is not None:
             loud = f"gain to a {self.peak_dbtp:g} dBTP true peak"
-        if not self.limiter:
-            lim = "no limiter"
-        else:
-            lim = f"ceiling {self.ceiling_dbtp:g} dBTP"
+        lim = f"ceiling {self.ceiling_dbtp:g} dBTP" if self.limiter else "no limiter"
         rate = f"{self.sample_rate / 1000:g} kHz" if self.sample_rate else "print's rate"
         bits = "32-bit float" if self.bit_depth == "32f" else f"{self.bit_depth}-bit"
         return f"{loud}, {lim}, {rate}, {bits} {self.format.upper()}"

@@ -227,7 +227,8 @@ def _overs(data: np.ndarray, fs: int, block: int, peaks: np.ndarray,
     # reading includes the faded pre-roll), on a grid of ``fine`` samples
     first = np.maximum(0, hot * block - 2 * fine) // fine
     last = np.minimum(n, (hot + 1) * block + fine - 1) // fine
-    spans = np.unique(np.concatenate([np.arange(f, e + 1) for f, e in zip(first, last)])) * fine
+    grid = [np.arange(f, e + 1) for f, e in zip(first, last, strict=True)]
+    spans = np.unique(np.concatenate(grid)) * fine
     spans = spans[spans < n]
     fpk = _segment_true_peaks(data, fs, spans, fine)
     over_idx = np.flatnonzero(fpk.max(axis=1) > ceiling)
@@ -315,7 +316,7 @@ def _band_levels(freqs: np.ndarray, psd: np.ndarray, lo: np.ndarray,
     """
     df = freqs[1] - freqs[0] if len(freqs) > 1 else 1.0
     out = np.empty(len(lo))
-    for i, (a, b) in enumerate(zip(lo, hi)):
+    for i, (a, b) in enumerate(zip(lo, hi, strict=True)):
         k0 = max(0, int(math.floor(a / df + 0.5)))
         k1 = min(len(psd) - 1, int(math.floor(b / df + 0.5)))
         k = np.arange(k0, k1 + 1)
@@ -343,7 +344,7 @@ def _spectrum(data: np.ndarray, fs: int) -> dict:
     for name, sig in parts.items():
         f, p = _welch_psd(sig, fs)
         levels[name] = _nums(_band_levels(f, p, lo, hi))
-    return {"freq_hz": _nums(centres, 1), "band_lo_hz": _nums(lo, 1), "band_hi_hz": _nums(hi, 1),
+    return {"freq_hz": _nums(centres), "band_lo_hz": _nums(lo), "band_hi_hz": _nums(hi),
             "level_db": levels,
             "bands_per_octave": BANDS_PER_OCTAVE,
             "reference": "band power re the power of a full-scale sine (0 dB)"}

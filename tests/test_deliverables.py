@@ -1,0 +1,256 @@
+"""Deliverables from a print: each preset's loudness and true peak measured on
+the file written by an independent meter (pyloudnorm; a 16x polyphase
+oversampler from scipy for the true peak), rates, bit depths, dither, the
+vinyl pre-master's unlimited gain, custom deliverables in a session, reports,
+and batches over several processes."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyloudnorm
+import pytest
+import soundfile as sf
+from scipy import signal as ss
+
+from host.batch import plan, run_jobs
+from host.cli import main
+from host.deliverables import EXTENSIONS, PRESETS
+
+FS = 48000
+
+
+def song(seconds: float = 8.0, seed: int = 2, level: float = 0.6) -> np.ndarray:
+    """A small mix: kick drum every 0.5 s, gated hats, a two-note pad; stereo,
+    (frames, 2) float64, about -20 LUFS."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * FS)
+    t = np.arange(n) / FS
+    kick = np.zeros(n)
+    for b in np.arange(0, seconds, 0.5):
+        i = int(b * FS)
+        m = min(n - i, int(0.25 * FS))
+        tt = np.arange(m) / FS
+        kick[i:i + m] += np.sin(2 * np.pi * (50 + 100 * np.exp(-tt * 30)) * tt) * np.exp(-tt * 12)
+    hat = rng.standard_normal(n) * 0.05 * (np.sin(2 * np.pi * 8 * t) > 0.7)
+    pad = 0.15 * np.sin(2 * np.pi * 220 * t) + 0.1 * np.sin(2 * np.pi * 330 * t + 1)
+    x = np.stack([0.5 * kick + hat + pad, 0.5 * kick + 0.8 * hat + 0.9 * pad], 1)
+    return x * level
+
+
+def true_peak_16x(x: np.ndarray) -> float:
+    """dBTP by 16x polyphase oversampling (scipy), an independent reference for
+    the 4x BS.1770 meter the host uses."""
+    up = ss.resample_poly(x, 16, 1, axis=0)
+    return 20 * np.log10(np.max(np.abs(up)))
+
+
+@pytest.fixture(scope="module")
+def delivered(tmp_path_factory):
+    """Every built-in preset rendered from one print, in one batch call."""
+    d = tmp_path_factory.mktemp("deliver")
+    src = d / "song.wav"
+    sf.write(src, song(), FS, subtype="FLOAT")
+    out = d / "out"
+    code = main(["deliver", str(src), "--preset", ",".join(PRESETS), "--out", str(out),
+                 "--jobs", "2", "-q"])
+    assert code == 0
+    return src, out
+
+
+@pytest.mark.parametrize("preset", ["streaming", "apple", "broadcast", "club"])
+def test_each_loudness_preset_meets_its_target_and_ceiling_on_the_file_written(
+        delivered, preset):
+    src, out = delivered
+    d = PRESETS[preset]
+    y, fs = sf.read(out / f"song.{preset}.wav")
+    assert fs == (d.sample_rate or FS)
+    assert sf.info(out / f"song.{preset}.wav").subtype == "PCM_24"
+    assert pyloudnorm.Meter(fs).integrated_loudness(y) == pytest.approx(d.target_lufs, abs=0.1)
+    assert true_peak_16x(y) <= d.ceiling_dbtp + 0.1
+    rep = json.loads((out / f"song.{preset}.json").read_text())
+    assert rep["summary"]["integrated_lufs"] == pytest.approx(d.target_lufs, abs=0.06)
+    assert rep["deliverable"]["true_peak_dbtp"] <= d.ceiling_dbtp + 0.02
+    png = (out / f"song.{preset}.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cd_is_44k1_16_bit_dithered_under_its_ceiling_at_the_print_level(delivered):
+    """CD: 44.1 kHz, 16-bit; the print's loudness kept (only true peaks over
+    -0.3 dBTP limited); dither: the quantisation error is noise at the TPDF
+    level, not correlated with the program."""
+    src, out = delivered
+    f = out / "song.cd.wav"
+    info = sf.info(f)
+    assert (info.samplerate, info.subtype) == (44100, "PCM_16")
+    y, _ = sf.read(f)
+    x, _ = sf.read(src)
+    assert true_peak_16x(y) <= -0.3 + 0.1
+    lx = pyloudnorm.Meter(FS).integrated_loudness(x)
+    assert pyloudnorm.Meter(44100).integrated_loudness(y) == pytest.approx(lx, abs=0.2)
+
+
+def test_cd_dither_keeps_a_signal_below_one_lsb(tmp_path):
+    """A 1 kHz sine at -100 dBFS (a third of a 16-bit LSB) survives the CD
+    deliverable at its level (dithered), where plain rounding would erase it."""
+    n = 4 * 44100
+    t = np.arange(n) / 44100
+    x = np.zeros((n, 2))
+    x[:, :] = (10 ** (-100 / 20) * np.sin(2 * np.pi * 1000 * t))[:, None]
+    x[:n // 8] = (0.5 * np.sin(2 * np.pi * 100 * t[:n // 8]))[:, None]  # a louder start
+    src = tmp_path / "quiet.wav"
+    sf.write(src, x, 44100, subtype="FLOAT")
+    assert main(["deliver", str(src), "--preset", "cd", "--out", str(tmp_path), "-q",
+                 "--no-report"]) == 0
+    y, _ = sf.read(tmp_path / "quiet.cd.wav")
+    tail = y[-3 * 44100:, 0]
+    ref = np.sin(2 * np.pi * 1000 * t)[-3 * 44100:]
+    amp = 2 * np.dot(tail, ref) / len(ref)
+    assert 20 * np.log10(abs(amp)) == pytest.approx(-100.0, abs=1.5)
+    assert np.abs(np.round(x[-3 * 44100:] * 32768)).max() == 0  # rounding would erase it
+
+
+def test_vinyl_premaster_is_a_pure_gain_to_its_headroom_without_limiting(delivered):
+    """Vinyl: no limiter: the file is the print times one gain (to 24-bit
+    precision), with its true peak at -6 dBTP."""
+    src, out = delivered
+    y, _ = sf.read(out / "song.vinyl.wav")
+    x, _ = sf.read(src)
+    g = np.dot(y[:, 0], x[:, 0]) / np.dot(x[:, 0], x[:, 0])
+    assert 20 * np.log10(np.max(np.abs(y - g * x)) + 1e-30) <= -130.0
+    assert true_peak_16x(y) == pytest.approx(-6.0, abs=0.1)
+    rep = json.loads((out / "song.vinyl.json").read_text())
+    assert rep["deliverable"]["limiter"] is False
+    assert rep["gain_reduction"] == {} or all(v["max_db"] == 0 for v in
+                                              rep["gain_reduction"].values())
+
+
+SESSION = """
+[interface]
+device = "system"
+sample_rate = 48000
+block_size = 128
+
+[program]
+inputs = [1, 2]
+outputs = [1, 2]
+
+[release]
+title = "my song"
+print = "song.wav"
+folder = "delivered"
+presets = ["streaming"]
+
+[[release.deliverables]]
+name = "bandcamp"
+preset = "cd"
+target_lufs = -12.0
+format = "flac"
+
+[[release.deliverables]]
+name = "hires"
+sample_rate = 96000
+bit_depth = "24"
+ceiling_dbtp = -2.0
+target_lufs = -16.0
+"""
+
+
+def test_a_session_delivers_its_release_with_custom_deliverables(tmp_path):
+    src = tmp_path / "song.wav"
+    sf.write(src, song(6.0), FS, subtype="FLOAT")
+    sess = tmp_path / "s.toml"
+    sess.write_text(SESSION)
+    assert main(["deliver", str(sess), "-q", "--jobs", "1"]) == 0
+    folder = tmp_path / "delivered"
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == sorted(f"my_song.{n}.{e}" for n, x in
+                           (("streaming", "wav"), ("bandcamp", "flac"), ("hires", "wav"))
+                           for e in (x, "json", "png"))
+    y, fs = sf.read(folder / "my_song.bandcamp.flac")
+    assert fs == 44100 and sf.info(folder / "my_song.bandcamp.flac").subtype == "PCM_16"
+    assert pyloudnorm.Meter(fs).integrated_loudness(y) == pytest.approx(-12.0, abs=0.1)
+    assert true_peak_16x(y) <= -0.3 + 0.1
+    y, fs = sf.read(folder / "my_song.hires.wav")
+    assert fs == 96000
+    assert pyloudnorm.Meter(fs).integrated_loudness(y) == pytest.approx(-16.0, abs=0.1)
+    assert true_peak_16x(y) <= -2.0 + 0.1
+
+
+def test_a_batch_of_prints_runs_over_processes_and_a_bad_one_costs_only_itself(tmp_path):
+    good = []
+    for i in range(3):
+        p = tmp_path / f"track{i}.wav"
+        sf.write(p, song(4.0, seed=i, level=0.3 + 0.2 * i), FS, subtype="FLOAT")
+        good.append(p)
+    bad = tmp_path / "broken.wav"
+    bad.write_bytes(b"RIFF\x00\x00\x00\x00WAVEfmt " + bytes(20))
+    jobs = plan(good + [bad], "streaming,vinyl", tmp_path / "out")
+    assert len(jobs) == 8
+    results = run_jobs(jobs, workers=2, report=False, show=False)
+    errors = [e for _, _, e in results if e]
+    assert len(errors) == 2 and all("broken.wav" in e for e in errors)
+    for p in good:
+        y, _ = sf.read(tmp_path / "out" / f"{p.stem}.streaming.wav")
+        assert pyloudnorm.Meter(FS).integrated_loudness(y) == pytest.approx(-14.0, abs=0.1)
+    assert not [p for p in (tmp_path / "out").iterdir() if "broken" in p.name or
+                ".part" in p.name or p.name.startswith(".")]
+
+
+@pytest.mark.parametrize(("args", "want"), [
+    (["--preset", "stremaing"], "--preset: unknown preset 'stremaing'"),
+    (["--jobs", "0"], "--jobs: expected"),
+])
+def test_bad_deliver_requests_are_one_line(tmp_path, capsys, args, want):
+    src = tmp_path / "song.wav"
+    sf.write(src, song(1.0), FS, subtype="FLOAT")
+    assert main(["deliver", str(src), *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and want in err, err
+
+
+def test_a_session_without_its_print_says_to_print_first(tmp_path, capsys):
+    sess = tmp_path / "s.toml"
+    sess.write_text(SESSION)
+    assert main(["deliver", str(sess)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "song.wav: no such print" in err and "outboard print" in err
+
+
+@pytest.mark.parametrize(("table", "key"), [
+    ('presets = ["streamin"]', "release.presets[0]"),
+    ('[[release.deliverables]]\nname = "x"\ntarget_lufs = -2.0', "release.deliverables[0]."
+     "target_lufs"),
+    ('[[release.deliverables]]\nname = "x"\nlimiter = true\npeak_dbtp = -6.0',
+     "release.deliverables[0].peak_dbtp"),
+    ('[[release.deliverables]]\nname = "x y"', "release.deliverables[0].name"),
+    ('[[release.deliverables]]\nname = "x"\nformat = "flac"\nbit_depth = "32f"',
+     "release.deliverables[0].bit_depth"),
+    ('[[release.deliverables]]\nname = "x"\nbitdepth = "16"', "did you mean 'bit_depth'"),
+])
+def test_release_errors_name_the_key(tmp_path, table, key):
+    from host.errors import ConfigError
+    from host.session import load_session
+
+    head = SESSION.split("[release]")[0]
+    body = "[release]\n" + table if not table.startswith("[[") else "[release]\n" + table
+    p = tmp_path / "s.toml"
+    p.write_text(head + body)
+    with pytest.raises(ConfigError) as e:
+        load_session(p)
+    assert key in str(e.value) and "\n" not in str(e.value)
+
+
+def test_deliverables_are_reports_a_person_can_read(delivered):
+    """The JSON holds the figures and the PNG exists for every deliverable; the
+    figures in the JSON are those of the file (not the settings)."""
+    src, out = delivered
+    for name, d in PRESETS.items():
+        f = out / f"song.{name}{EXTENSIONS[d.format]}"
+        rep = json.loads(f.with_suffix(".json").read_text())
+        y, fs = sf.read(f)
+        ref = pyloudnorm.Meter(fs).integrated_loudness(y)
+        assert rep["summary"]["integrated_lufs"] == pytest.approx(ref, abs=0.1)
+        assert rep["deliverable"]["file"] == str(f)
+        assert f.with_suffix(".png").stat().st_size > 20000

@@ -7,10 +7,13 @@
    engine), with the live meters, and is recorded aligned with the input.
 3. Hybrid: ``configs/session_hybrid_studio.toml`` puts an analog-style
    compressor (virtual gear, 37.25/37.5 samples of converter skew) on a
-   hardware insert; its round trip is measured with a quiet ping, printed,
-   and the program streams through it compensated to the sample.
-4. The program is mastered offline to -14 LUFS / -1 dBTP and both files are
-   analysed.
+   hardware insert; its round trip is measured with a quiet ping, and the
+   program is printed through it (``outboard print``) compensated to the
+   sample, with its report (JSON + PNG).
+4. The deliverables (streaming, club, CD, vinyl) are rendered from the print
+   over every core (``outboard deliver``), each with its report.
+5. The 20 s program is mastered offline to -14 LUFS / -1 dBTP and both files
+   are analysed.
 """
 
 from __future__ import annotations
@@ -81,12 +84,29 @@ def run_demo(folder: Path = Path("out/demo"), live_seconds: float = 8.0) -> int:
           f"xruns {m['xruns']}, DSP load max {m['dsp_load_max'] * 100:.1f} %, "
           f"recorded {live.recording} ({live.recorded_seconds:.2f} s, aligned with the input)")
 
-    print(f"\nhybrid: {HYBRID.name}: a hardware insert with virtual analog gear")
-    hybrid = run_session(HYBRID, live_in, folder / "demo_hybrid_print.wav", view=False)
-    m = hybrid.meters
-    print(f"  streamed {hybrid.seconds:.1f} s through it, compensated "
-          f"(chain latency {hybrid.latency_samples} samples removed): "
-          f"{hybrid.recording}, xruns {m['xruns']}")
+    print(f"\nhybrid: printing through {HYBRID.name}: a hardware insert with virtual analog "
+          "gear (1 s pre-roll, 1 s post-roll)")
+    from host.printing import print_session
+
+    pr = print_session(HYBRID, folder / "demo_hybrid_print.wav", live_in, view=False)
+    r = pr.run
+    print(f"  printed {pr.output} ({r.recorded_seconds:.2f} s; chain latency "
+          f"{r.latency_samples} samples removed; xruns {r.meters['xruns']}; "
+          f"{'clean' if pr.clean else 'NOT clean: see the report'})")
+    print(f"  report {pr.report_paths[0]} and {pr.report_paths[1]}")
+
+    from host.batch import plan, run_jobs
+
+    print("\ndeliverables from the print (every core, one progress bar), measured on the "
+          "files written:")
+    jobs = plan([pr.output], "streaming,club,cd,vinyl", folder / "deliverables")
+    for job, summary, error in run_jobs(jobs, show=False):
+        if error:
+            print(f"  {job.label}: error: {error}")
+            continue
+        print(f"  {job.deliverable.name:10} {summary['integrated_lufs']:6.1f} LUFS "
+              f"{summary['true_peak_dbtp']:6.1f} dBTP  {summary['sample_rate']} Hz "
+              f"{summary['bit_depth']}-bit  {Path(summary['file']).name} (+ .json, .png)")
 
     out = folder / "demo_master_streaming.wav"
     print("\nmastering the 20 s program offline to -14 LUFS, -1 dBTP:")

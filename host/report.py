@@ -94,8 +94,8 @@ def _check_data(data: np.ndarray) -> np.ndarray:
 
 
 def _check_fs(fs: int) -> int:
-    if isinstance(fs, bool) or not isinstance(fs, (int, np.integer, float)) or (
-            float(fs) != int(fs)):
+    if isinstance(fs, bool) or not isinstance(fs, (int, np.integer, float)) or not (
+            math.isfinite(fs) and float(fs) == int(fs)):
         raise ValueError(f"fs: expected a whole sample rate in Hz, got {fs!r}")
     if not FS_RANGE_HZ[0] <= fs <= FS_RANGE_HZ[1]:
         raise ValueError(f"fs: expected {FS_RANGE_HZ[0]}..{FS_RANGE_HZ[1]} Hz, got {fs}")
@@ -596,7 +596,7 @@ def _plot_gr(ax, rep: dict) -> None:
         mx = tr.get("max_db") or 0.0
         deepest = max(deepest, mx)
         ax.step(t, -g, where="post", lw=1.5, label=f"{name} (max {mx:.1f} dB)")
-    ax.set_ylim(-max(1.0, deepest * 1.2), max(0.2, deepest * 0.05))
+    ax.set_ylim(-max(1.0, deepest * 1.45), max(0.2, deepest * 0.05))  # room for the legend
     ax.axhline(0.0, color="0.3", lw=0.8)
     ax.legend(loc="lower right", fontsize=11, framealpha=0.9)
 
@@ -648,7 +648,9 @@ def _plot_true_peak(ax, rep: dict) -> None:
     if t.size == 0 or np.all(np.isnan(d)):
         _empty(ax, "digital silence")
         return
-    ax.step(t, d, where="pre", color="0.25", lw=1.2, label="true peak (max per hop)")
+    # each value holds over the hop ending at its time: draw from the start
+    ax.step(np.concatenate([[0.0], t]), np.concatenate([d[:1], d]), where="pre", color="0.25",
+            lw=1.2, label="true peak (max per hop)")
     ax.axhline(ceiling, color="red", lw=1.4, ls="--", label=f"ceiling {ceiling:+.1f} dBTP")
     top = max(np.nanmax(d), ceiling)
     if overs:
@@ -701,7 +703,7 @@ def _plot_spectrum(ax, rep: dict) -> None:
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.grid(True, which="both", alpha=0.3)
     if allv.size:
-        ax.legend(loc="lower left", fontsize=11, framealpha=0.9)
+        ax.legend(loc="upper right", fontsize=11, framealpha=0.9)
 
 
 def plot_report(report: dict, png_path: str | Path, title: str) -> None:

@@ -165,8 +165,15 @@ static inline double gain_step(ob_limiter *restrict st, double p)
     st->ceil = c;
     const double r = p > c ? c / p : 1.0;
 
-    /* sliding minimum over the last dq_cap values of r */
+    /* sliding minimum over the last dq_cap values of r (indices n - cap + 1
+     * .. n): the front leaves the window before the push, so the deque never
+     * holds more than cap entries (a slowly falling peak over the ceiling
+     * pushes an increasing r every sample) */
     const int cap = st->dq_cap;
+    if (st->dq_len > 0 && st->dq_idx[st->dq_head] <= st->n - cap) {
+        st->dq_head = st->dq_head + 1 == cap ? 0 : st->dq_head + 1;
+        st->dq_len--;
+    }
     while (st->dq_len > 0) {
         int back = st->dq_head + st->dq_len - 1;
         if (back >= cap)
@@ -181,10 +188,6 @@ static inline double gain_step(ob_limiter *restrict st, double p)
     st->dq_val[slot] = r;
     st->dq_idx[slot] = st->n;
     st->dq_len++;
-    if (st->dq_idx[st->dq_head] <= st->n - cap) {
-        st->dq_head = st->dq_head + 1 == cap ? 0 : st->dq_head + 1;
-        st->dq_len--;
-    }
     st->n++;
     const double m = st->dq_val[st->dq_head];
 

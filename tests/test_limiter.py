@@ -79,7 +79,27 @@ def impulses(fs, ceiling, n, rng):
     return x
 
 
+def kicks_plus15(fs, ceiling, n, rng):
+    """Kick drums 15 dB over full scale: each peak falls slowly over the
+    ceiling for far longer than the lookahead (the required gain rises every
+    sample; a sliding minimum must not overflow its window)."""
+    x = np.zeros(n)
+    k = np.arange(int(0.25 * fs)) / fs
+    hit = np.sin(2 * np.pi * (50 + 100 * np.exp(-k * 30)) * k) * np.exp(-k * 12)
+    for p in range(0, n, int(0.1 * fs)):
+        m = min(len(hit), n - p)
+        x[p:p + m] += hit[:m]
+    return x * 10 ** (15 / 20)
+
+
+def low_sine_plus12(fs, ceiling, n, rng):
+    """A 40 Hz sine 12 dB over full scale."""
+    return 10 ** (12 / 20) * np.sin(2 * np.pi * 40 * np.arange(n) / fs)
+
+
 MATERIAL = {
+    "kicks_+15dB": kicks_plus15,
+    "40Hz_sine_+12dB": low_sine_plus12,
     "fs4_sine_45deg_+6dB": fs4_sine_45,
     "square_997Hz": square(lambda fs: 997.0),
     "square_5kHz": square(lambda fs: 5000.0),

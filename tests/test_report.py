@@ -67,7 +67,7 @@ def test_integrated_and_lra_match_pyloudnorm(rng, channels):
     s = rep["summary"]
     assert abs(s["integrated_lufs"] - ref_i) < 0.1
     assert s["loudness_range_lu"] > 3.0  # the swell is there to be measured
-    assert abs(s["loudness_range_lu"] - ref_lra) < 0.5 + 0.05 * ref_lra
+    assert abs(s["loudness_range_lu"] - ref_lra) < 0.1
     tp = s["true_peak_dbtp"]
     assert s["plr_db"] == pytest.approx(tp - s["integrated_lufs"], abs=0.02)
 
@@ -285,9 +285,9 @@ def test_gain_reduction_is_kept_and_thinned_to_2000_points_keeping_its_peaks():
 # -- JSON and PNG ------------------------------------------------------------------------
 
 def _demo_program(fs: int = FS, seconds: float = 20.0) -> tuple[np.ndarray, dict]:
-    """A realistic master: kick, snare, bass, a wide pad (and a stretch with an
-    out-of-phase pad), a crescendo, bus compression and a -1 dBTP limiter with
-    +10 dB into it, then two intentional overs put in after the limiter."""
+    """A realistic master: kick, snare, bass, hats, a wide pad, a breakdown with
+    the pad out of phase (12..14 s), a crescendo, bus compression and a -1 dBTP limiter with
+    +8 dB into it, then two intentional overs put in after the limiter."""
     from host.dsp.compressor import Compressor
     from host.dsp.limiter import Limiter
 
@@ -307,17 +307,19 @@ def _demo_program(fs: int = FS, seconds: float = 20.0) -> tuple[np.ndarray, dict
     pad = np.empty((2, n))
     pad[0] = sum(np.sin(2 * np.pi * f * t + p) for f, p in ((220, 0.0), (277, 1.0), (330, 2.0)))
     pad[1] = sum(np.sin(2 * np.pi * f * t + p) for f, p in ((221, 0.3), (276, 1.7), (331, 2.9)))
-    flip = (t > 12.0) & (t < 14.0)  # a badly phased pad
-    pad[1, flip] = -pad[0, flip]
+    brk = (t > 12.0) & (t < 14.0)  # a breakdown: drums and bass out, the pad badly phased
+    pad[1, brk] = -pad[0, brk]
+    drums_on = np.convolve(np.where(brk, 0.0, 1.0), np.ones(480) / 480, mode="same")
+    kick, snare, bass = kick * drums_on, snare * drums_on, bass * drums_on
     swell = 10 ** ((np.clip(t, 0, 16) / 16 * 10 - 10) / 20)  # +10 dB crescendo
     mix = np.empty((2, n))
     for c in (0, 1):
-        mix[c] = 0.55 * kick + 0.3 * snare + bass + 0.05 * hat[c] + 0.2 * pad[c]
+        mix[c] = 0.9 * kick + 0.3 * snare + bass + 0.05 * hat[c] + 0.2 * pad[c]
     mix *= 0.25 * swell
     x = mix.astype(np.float32)
     comp = Compressor(fs, 2, threshold_db=-16.0, ratio=2.0, attack_ms=30.0, release_ms=120.0)
     lim = Limiter(fs, 2, ceiling_dbtp=-1.0)
-    gain = np.float32(10 ** (11 / 20))
+    gain = np.float32(10 ** (8 / 20))
     block = int(0.01 * fs)
     out = np.zeros((2, n + lim.latency_samples), dtype=np.float32)
     gr_c, gr_l = [], []

@@ -232,11 +232,14 @@ def cmd_deliver(args) -> int:
             if s is None:
                 continue
             bits = "32f" if s["bit_depth"] == "32f" else f"{s['bit_depth']}-bit"
-            t.add_row(j.label, s["file"], _fmt(s["integrated_lufs"], "LUFS"),
+            t.add_row(j.label, Path(s["file"]).name, _fmt(s["integrated_lufs"], "LUFS"),
                       _fmt(s["true_peak_dbtp"], "dBTP"),
                       f"{s['sample_rate'] / 1000:g} kHz {bits} {s['format']}",
                       s["note"] or "")
         Console().print(t)
+        folders = sorted({str(j.output.parent) for j, s, _e in results if s is not None})
+        if folders:
+            print(f"in {', '.join(folders)} (each with its report: .json and .png)")
     for _, e in failed:
         print(f"outboard: error: {e}", file=sys.stderr)
     return 1 if failed else 0

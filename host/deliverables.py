@@ -46,6 +46,7 @@ its report, ``TITLE.NAME.json`` and ``TITLE.NAME.png`` (host.report).
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -218,8 +219,9 @@ def parse_release(ctx: _Ctx, raw: Any, session_dir: Path) -> Release | None:
         seen.add(d.name)
 
     def resolve(v: str | None) -> Path | None:
-        return None if v is None else (session_dir / v if not Path(v).is_absolute()
-                                       else Path(v))
+        if v is None:
+            return None
+        return Path(os.path.normpath(session_dir / v)) if not Path(v).is_absolute() else Path(v)
 
     return Release(title, resolve(pr), resolve(folder), out)
 

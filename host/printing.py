@@ -102,6 +102,7 @@ def print_session(session_path: Path, output: Path | None = None,
         if output is None:
             raise OutboardError(f"{session_path}: where to print? give --output PRINT.wav "
                                 "(or [release] print = \"FILE\" in the session)")
+        output.parent.mkdir(parents=True, exist_ok=True)  # the session's own folder for it
     output = Path(output)
     if input_path is None and not getattr(session, "stems", None):
         raise OutboardError(f"{session_path}: nothing to print: give --input MIX "

@@ -298,7 +298,11 @@ def test_server_killed_mid_print_keeps_an_incomplete_valid_file_and_a_new_server
     assert rep["print"]["complete"] is True
     y2, _ = sf.read(out, dtype="float32")
     assert y2.shape == (len(x) + POST, 2)
-    assert np.array_equal(y2, want)
+    assert np.array_equal(y2[:len(x)], want[:len(x)])
+    # the post-roll's decaying tail: the EQ flushes states under -600 dB every 256
+    # samples counted from the stream's start (native/biquad.c), which the offline
+    # engine counts from the pre-roll: bits may differ there, 300 dB down
+    assert np.max(np.abs(y2 - want)) <= 1e-15
     no_part_left(tmp_path)
 
 

@@ -62,7 +62,7 @@ class InsertMeasurement:
             "snr_db": round(min(self.snr_db), 1),
             "skew_samples": round(self.skew_samples, 4),
             "channels": [
-                {"return": i + 1, "latency_samples": round(la, 4), "polarity": p,
+                {"return": i + 1, "latency_samples": round(la, 6), "polarity": p,
                  "gain_db": round(g, 3), "snr_db": round(s, 1)}
                 for i, (la, p, g, s) in enumerate(zip(self.latency_samples, self.polarity,
                                                       self.gain_db, self.snr_db, strict=True))],

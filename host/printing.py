@@ -136,7 +136,13 @@ def print_session(session_path: Path, output: Path | None = None,
         paths = report_paths(result.recording)
         from host.report import write_report
 
-        write_report(paths[0], paths[1], rep, title=f"print {result.recording.name}")
+        try:  # a full disk that cut the print short has no room for its report either
+            write_report(paths[0], paths[1], rep, title=f"print {result.recording.name}")
+        except (OSError, OutboardError) as exc:
+            say(f"{paths[0]}: the print's report could not be written: "
+                f"{exc.strerror or exc}" if isinstance(exc, OSError)
+                else f"the print's report could not be written: {exc}")  # names the file
+            paths = None
     return PrintResult(result.recording, complete, clean, result, rep, paths)
 
 

@@ -116,31 +116,48 @@ def test_print_through_wire_gear_on_every_insert_nulls_against_the_input(
     assert rep["print"]["complete"] and rep["print"]["chain_latency_samples"] > 0
 
 
+def fractional_delay(x: np.ndarray, d: float) -> np.ndarray:
+    """``x`` (frames,) delayed by ``d`` samples (any real d), exactly for a
+    band-limited signal: a linear phase in the FFT of the zero-padded signal."""
+    n = len(x)
+    m = 2 * n
+    f = np.fft.rfftfreq(m)
+    return np.fft.irfft(np.fft.rfft(x, m) * np.exp(-2j * np.pi * f * d), m)[:n]
+
+
 def test_print_through_fractional_delay_gear_is_aligned_to_the_sample(
         jack_server, tmp_path, capsys):
     """Gear with sub-sample round trips and a left/right skew (37.25 / 37.5 and
     61.75 samples; the virtual unit's own interpolator is within -99.9 dB of
-    ideal from 31 samples on, host.sim.gear): the print nulls against the input
-    at -90 dBFS or below, and cross-correlation finds it at lag 0 within a
-    hundredth of a sample."""
+    ideal from 31 samples on, host.sim.gear).  The ping measures each round
+    trip within a few 1e-4 samples; the print is the input delayed by exactly
+    what the measurement missed (nulls against that at -90 dBFS or below,
+    the reference delay by FFT), and cross-correlation finds it at lag 0
+    within a hundredth of a sample."""
     x = program(2.0, seed=5)
     mix = tmp_path / "mix.wav"
     sf.write(mix, x, FS, subtype="FLOAT")
-    sess = write_session(tmp_path, wire("a", (3, 4), (37.25, 37.5))
-                         + wire("b", (5, 6), (61.75, 61.75)))
+    gear = {"a": (37.25, 37.5), "b": (61.75, 61.75)}
+    sess = write_session(tmp_path, wire("a", (3, 4), gear["a"]) + wire("b", (5, 6), gear["b"]))
     out = tmp_path / "print.wav"
     code, rep = do_print(sess, mix, out, capsys, "--post-roll", "0")
     y, _ = sf.read(out, dtype="float32")
     assert y.shape == x.shape
-    assert null_dbfs(y, x) <= -90.0
+    loop = 2 * 128  # what PortAudio's JACK client adds to a loop (tests/test_ping_cli.py)
     for c in range(2):
+        # what the ping missed, summed over both inserts, samples
+        missed = sum(gear[k][c] + loop - rep["print"]["inserts"][k]["channels"][c]
+                     ["latency_samples"] for k in gear)
+        assert abs(missed) <= 0.003, (c, missed)
+        want = fractional_delay(x[:, c].astype(float), missed)
+        assert null_dbfs(y[:, c], want) <= -90.0, (c, missed)
         r = ss.correlate(y[:, c].astype(float), x[:, c].astype(float), "full", method="fft")
         k = int(np.argmax(r))
         y0, y1, y2 = r[k - 1], r[k], r[k + 1]
         lag = k - (len(x) - 1) + 0.5 * (y0 - y2) / (y0 - 2 * y1 + y2)
         assert abs(lag) <= 0.01, (c, lag)
     rt = [c["latency_samples"] for c in rep["print"]["inserts"]["a"]["channels"]]
-    assert rt[1] - rt[0] == pytest.approx(0.25, abs=0.05)   # the skew was measured
+    assert rt[1] - rt[0] == pytest.approx(0.25, abs=0.003)   # the skew was measured
 
 
 def test_pre_roll_is_not_printed_and_post_roll_carries_the_tail(jack_server, tmp_path, capsys):

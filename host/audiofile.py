@@ -176,16 +176,34 @@ def check_writable(dst: str | os.PathLike) -> None:
         raise AudioFileError(f"{d}: cannot write in {folder} ({exc.strerror})") from None
 
 
+def _read_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+#: files are created as ``open()`` would (0o666 less the umask), not owner-only as
+#: mkstemp makes its temporary files (read once, at import, before any thread)
+FILE_MODE = 0o666 & ~_read_umask()
+
+
+def temp_beside(dst: Path) -> Path:
+    """An empty temporary file beside ``dst`` (same folder, so the final rename is
+    atomic), with the permissions a plain ``open(dst, "w")`` would give."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".part" + dst.suffix,
+                               dir=str(dst.parent if str(dst.parent) else "."))
+    os.fchmod(fd, FILE_MODE)
+    os.close(fd)
+    return Path(tmp)
+
+
 @contextmanager
 def atomic_path(dst: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``dst``; rename it to ``dst`` on success,
     delete it on any failure."""
     d = Path(dst)
     check_writable(d)
-    fd, tmp = tempfile.mkstemp(prefix=f".{d.name}.", suffix=".part" + d.suffix,
-                               dir=str(d.parent if str(d.parent) else "."))
-    os.close(fd)
-    tmp_path = Path(tmp)
+    tmp_path = temp_beside(d)
     try:
         yield tmp_path
         os.replace(tmp_path, d)

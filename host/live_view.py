@@ -54,10 +54,16 @@ def render(title: str, position_s: float, total_s: float | None, m: dict,
     t.add_column(justify="right")
     where = clock(position_s) + (f" / {clock(total_s)}" if total_s else "")
     if show_left and total_s:
-        where += f"   {clock(total_s - position_s)} left"
-        if position_s <= 0:
-            where += "   (pre-roll)"
+        frac = min(1.0, max(0.0, position_s / total_s))
+        n = int(round(frac * BAR_WIDTH))
+        head_bar = Text("\n" + "progress".ljust(13)) + Text("█" * n, style="cyan") + \
+            Text("·" * (BAR_WIDTH - n), style="dim")
+        left = clock(total_s - min(total_s, max(0.0, position_s)))
+        where_left = f"  {frac * 100:3.0f} %  {left} left" + \
+            ("  (pre-roll)" if position_s <= 0 else "")
     head = Text(title, style="bold") + Text(f"   {where}")
+    if show_left and total_s:
+        head += head_bar + Text(where_left)
     if recording:
         head += Text(f"\n● rec {recording}", style="red")
     for label, key in (("in", "in_peak_dbfs"), ("out", "out_peak_dbfs")):

@@ -12,7 +12,6 @@ thread and never touches it except through the ring.
 from __future__ import annotations
 
 import os
-import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -20,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from host.audiofile import check_writable, output_format
+from host.audiofile import check_writable, output_format, temp_beside
 from host.errors import AudioFileError
 
 #: what a recording is stored as, by extension (the stream is float32)
@@ -67,10 +66,7 @@ class Recorder:
         fmt, subtype = output_format(self.path, depth or "32f")
         self._format = (fmt, subtype)
         check_writable(self.path)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".part" + self.path.suffix,
-                                   dir=str(self.path.parent))
-        os.close(fd)
-        self.tmp = Path(tmp)
+        self.tmp = temp_beside(self.path)
         self.file = sf.SoundFile(str(self.tmp), "w", samplerate=sample_rate, channels=channels,
                                  format=fmt, subtype=subtype)
         self.pull = pull

@@ -254,3 +254,15 @@ def test_deliverables_are_reports_a_person_can_read(delivered):
         assert rep["summary"]["integrated_lufs"] == pytest.approx(ref, abs=0.1)
         assert rep["deliverable"]["file"] == str(f)
         assert f.with_suffix(".png").stat().st_size > 20000
+
+
+def test_files_get_the_permissions_a_plain_write_would_give(delivered):
+    """Temporary files are owner-only; what is renamed into place is not: the
+    deliverables and reports are 0o666 less the umask, like `open(path, "w")`."""
+    import os
+
+    src, out = delivered
+    mask = os.umask(0o022)
+    os.umask(mask)
+    for f in out.iterdir():
+        assert f.stat().st_mode & 0o777 == 0o666 & ~mask, f

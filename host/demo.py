@@ -10,9 +10,11 @@
    hardware insert; its round trip is measured with a quiet ping, and the
    program is printed through it (``outboard print``) compensated to the
    sample, with its report (JSON + PNG).
-4. The deliverables (streaming, club, CD, vinyl) are rendered from the print
+4. Stems: four synthesized stems, each with its short chain, summed to the
+   master bus of ``configs/session_stems.toml`` and printed.
+5. The deliverables (streaming, club, CD, vinyl) are rendered from the print
    over every core (``outboard deliver``), each with its report.
-5. The 20 s program is mastered offline to -14 LUFS / -1 dBTP and both files
+6. The 20 s program is mastered offline to -14 LUFS / -1 dBTP and both files
    are analysed.
 """
 
@@ -59,7 +61,37 @@ def synth_program(fs: int = 48000, seconds: float = 20.0, seed: int = 2026) -> n
     return x.astype(np.float32)
 
 
+def synth_stems(fs: int = 48000, seconds: float = 6.0, seed: int = 7) -> dict[str, np.ndarray]:
+    """Four stereo stems of a short song: drums, bass, music, vocals; each
+    (frames, 2) float32, all the same length."""
+    rng = np.random.default_rng(seed)
+    n = int(fs * seconds)
+    t = np.arange(n) / fs
+    beat = int(fs * 0.5)
+    drums = np.zeros((n, 2))
+    k = np.arange(beat)
+    for i, start in enumerate(range(0, n - beat, beat)):
+        if i % 2 == 0:
+            hit = np.sin(2 * np.pi * (50 + 80 * np.exp(-k / (0.02 * fs))) * k / fs)
+            drums[start:start + beat] += (0.8 * hit * np.exp(-k / (0.12 * fs)))[:, None]
+        else:
+            hit = rng.standard_normal(beat) * np.exp(-k / (0.05 * fs))
+            drums[start:start + beat] += (0.15 * hit)[:, None] * [1.0, 0.9]
+    roots = np.array([55.0, 49.0, 43.65, 49.0])[(t // 1.5).astype(int) % 4]  # Hz, 1.5 s each
+    phase = 2 * np.pi * np.cumsum(roots) / fs
+    bass = (0.35 * np.sin(phase) + 0.08 * np.sin(2 * phase))[:, None] * [1.0, 1.0]
+    music = np.stack([0.12 * np.sin(2 * phase * 2.5) + 0.06 * np.sin(2 * phase * 3),
+                      0.12 * np.sin(2 * phase * 2.5 + 0.3) + 0.06 * np.sin(2 * phase * 4)], 1)
+    vib = 440 + 6 * np.sin(2 * np.pi * 5.5 * t)
+    vp = 2 * np.pi * np.cumsum(vib) / fs
+    voice = sum(a * np.sin(h * vp) for h, a in ((1, 0.2), (2, 0.08), (3, 0.05), (5, 0.02)))
+    vocals = (voice * (0.6 + 0.4 * np.sin(2 * np.pi * 0.5 * t) ** 2))[:, None] * [1.0, 1.0]
+    return {name: x.astype(np.float32) for name, x in
+            (("drums", drums), ("bass", bass), ("music", music), ("vocals", vocals))}
+
+
 SESSION = Path(__file__).resolve().parent.parent / "configs" / "session_jack_studio.toml"
+STEMS = SESSION.with_name("session_stems.toml")
 HYBRID = SESSION.with_name("session_hybrid_studio.toml")
 
 
@@ -94,6 +126,18 @@ def run_demo(folder: Path = Path("out/demo"), live_seconds: float = 8.0) -> int:
           f"{r.latency_samples} samples removed; xruns {r.meters['xruns']}; "
           f"{'clean' if pr.clean else 'NOT clean: see the report'})")
     print(f"  report {pr.report_paths[0]} and {pr.report_paths[1]}")
+
+    print(f"\nstems: {STEMS.name} (drums, bass, music, vocals, each with its chain) "
+          "summed to the master bus and printed:")
+    (folder / "stems").mkdir(exist_ok=True)
+    for name, x in synth_stems().items():
+        sf.write(folder / "stems" / f"{name}.wav", x, 48000, subtype="FLOAT")
+    stems_session = folder / STEMS.name
+    stems_session.write_text(STEMS.read_text())  # its stems/ are beside it
+    sp = print_session(stems_session, folder / "demo_stems_print.wav", view=False)
+    print(f"  printed {sp.output} ({sp.run.recorded_seconds:.2f} s, "
+          f"{'clean' if sp.clean else 'NOT clean: see the report'}), report "
+          f"{sp.report_paths[1]}")
 
     from host.batch import plan, run_jobs
 

@@ -21,6 +21,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from conftest import PrivateJack, forget_clients
+
 from host.cli import main
 from host.config import parse_chain
 
@@ -53,92 +55,6 @@ def offline(x: np.ndarray) -> np.ndarray:
 def assert_prefix_of_chain_output(rec: np.ndarray, x: np.ndarray) -> None:
     assert len(rec) > 0 and np.all(np.isfinite(rec))
     assert np.array_equal(rec, offline(x)[:len(rec)])
-
-
-class PrivateJack:
-    """jackd on the dummy backend under a server name of its own."""
-
-    def __init__(self, name: str):
-        self.name = name
-        self.env = dict(os.environ, JACK_DEFAULT_SERVER=name, JACK_NO_AUDIO_RESERVATION="1")
-        self.proc: subprocess.Popen | None = None
-        self.killed = False
-
-    def start(self) -> PrivateJack:
-        import shutil
-
-        exe = shutil.which("jackd")
-        self.proc = subprocess.Popen([exe, "--no-realtime", "-d", "dummy", "-r", str(FS), "-p",
-                                      "128", "-C", "8", "-P", "8"], env=self.env,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                     stdin=subprocess.DEVNULL, start_new_session=True)
-        probe = "import jack; jack.Client('probe', no_start_server=True).close()"
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                pytest.fail(f"private jackd exited at start ({self.proc.returncode})")
-            if subprocess.run([sys.executable, "-c", probe], env=self.env,
-                              capture_output=True).returncode == 0:
-                return self
-            time.sleep(0.2)
-        self.kill()
-        pytest.fail("private jackd did not answer within 15 s")
-
-    def kill(self) -> None:
-        """SIGKILL: the server dies without a word to its clients, and leaves
-        its slot in JACK's shm registry (8 slots) taken; ``stop()`` after a
-        ``kill()`` gives it back."""
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
-            self.killed = True
-
-    def stop(self) -> None:
-        """Stop cleanly (SIGTERM), so that the server unregisters itself.  A
-        server killed before is started again under its name first: jackd
-        reclaims a dead server's registry slot by name, and frees it on exit."""
-        if self.killed and (self.proc is None or self.proc.poll() is not None):
-            self.killed = False
-            self.start()
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        self.proc = None
-
-
-@pytest.fixture
-def private_jack(request):
-    """Start a private JACK server (one name per test; a second start reuses
-    it, like a studio starting its server again); all stopped cleanly after."""
-    from host.sim.jack_server import jackd_path
-
-    if jackd_path() is None:
-        pytest.skip("jackd is not installed (Debian package jackd2)")
-    name = f"outboard-faults-{os.getpid()}-{request.node.name[5:25]}"
-    servers: list[PrivateJack] = []
-
-    def make() -> PrivateJack:
-        for old in servers:  # the new server reclaims a killed one's registry slot
-            old.killed = False
-        s = PrivateJack(name).start()
-        servers.append(s)
-        return s
-
-    yield make
-    for s in reversed(servers):
-        s.stop()
-    forget_clients(name)
-
-
-def forget_clients(server: str) -> None:
-    """Remove what a client that died with its server leaves in /dev/shm
-    (its semaphore file; a clean server exit removes the rest)."""
-    for p in Path("/dev/shm").glob(f"jack_sem.*_{server}_*"):
-        p.unlink(missing_ok=True)
 
 
 def jackd_pids(server: str) -> list[int]:
@@ -216,21 +132,6 @@ def test_server_killed_mid_run_keeps_the_recording_exits_cleanly_and_runs_again(
     rec2, _ = sf.read(out2, dtype="float32")
     assert len(rec2) >= 0.4 * FS
     assert_prefix_of_chain_output(rec2, x)
-
-
-@pytest.fixture
-def small_disk(tmp_path):
-    """A 256 KiB tmpfs: about 0.68 s of float32 stereo at 48 kHz."""
-    mnt = tmp_path / "disk"
-    mnt.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)],
-                       capture_output=True, text=True)
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs to fill (needs root): {r.stderr.strip()}")
-    try:
-        yield mnt
-    finally:
-        subprocess.run(["umount", str(mnt)], check=True)
 
 
 @pytest.mark.parametrize("ext", [".wav", ".flac"])

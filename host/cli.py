@@ -109,6 +109,15 @@ def cmd_master(args: argparse.Namespace) -> int:
     if args.report:
         with atomic_path(args.report) as tmp:
             tmp.write_text(json.dumps(report, indent=2) + "\n")
+        from host.audiofile import read_audio
+        from host.report import measure_program, plot_report
+
+        out = read_audio(result.output)
+        rep = measure_program(out.data, out.sample_rate, ceiling_dbtp=settings.ceiling_dbtp,
+                              gain_reduction=result.gr_traces or None)
+        if settings.target_lufs is not None:
+            rep["target_lufs"] = settings.target_lufs
+        plot_report(rep, args.report.with_suffix(".png"), f"{result.output.name} (master)")
     if not args.quiet:
         o = result.output_analysis
         print(f"wrote {result.output}: {_fmt(o['integrated_lufs'], 'LUFS')} integrated, "
@@ -175,7 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default -1)")
     m.add_argument("--bit-depth", choices=["16", "24", "32f"], help="default 24")
     m.add_argument("--sample-rate", type=int, help="output rate in Hz (soxr VHQ)")
-    m.add_argument("--report", type=Path, help="write a JSON report here")
+    m.add_argument("--report", type=Path, help="write a JSON report here (and its plots "
+                   "beside it, as .png)")
     m.add_argument("-q", "--quiet", action="store_true", help="no progress, no summary")
     m.set_defaults(func=cmd_master)
 

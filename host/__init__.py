@@ -1,3 +1,3 @@
 """outboard: a real-time host for hybrid analog/digital mastering."""
 
-__version__ = "0.1.0"
+__version__ = "0.4.0"

@@ -227,7 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_devices_parser(sub)
 
-    d = sub.add_parser("demo", help="master a synthesized program and show the figures")
+    d = sub.add_parser("demo", help="the whole host at work on synthesized audio: stream, print "
+                       "through virtual gear, deliver, master")
     d.add_argument("--out", type=Path, default=Path("out/demo"), help="folder for the files")
     d.set_defaults(func=cmd_demo)
     return p

@@ -38,6 +38,14 @@ DEFAULT_POST_ROLL_S = 1.0
 MAX_ROLL_S = 60.0
 #: exit code of a print that completed with xruns or gear faults (see the report)
 EXIT_NOT_CLEAN = 4
+#: `outboard print --help` says what its exit code means
+EXIT_CODES = """exit codes:
+  0    printed, clean
+  4    printed, but an xrun or a gear fault touched it (see NAME.json)
+  3    the audio server went away (what was printed is kept as NAME.incomplete.EXT)
+  1    another fault: gear lost with on_return_lost = "stop", disk full (kept the same way)
+  2    bad input (one line names the file or key)
+  130  Ctrl-C (nothing is kept)"""
 #: engine events that make a print not clean
 FAULTS = ("xrun", "nonfinite", "return_lost", "return_dc", "return_oscillation",
           "record_overrun", "playback_underrun")
@@ -254,8 +262,12 @@ def cmd_print(args) -> int:
 
 
 def add_print_parser(sub) -> None:
+    import argparse
+
     p = sub.add_parser("print", help="print the master through the whole chain, hardware "
-                       "inserts included, aligned to the sample; with a report")
+                       "inserts included, aligned to the sample; with a report",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog=EXIT_CODES)
     p.add_argument("session", type=Path, metavar="SESSION")
     p.add_argument("--input", type=Path, metavar="MIX",
                    help="the mix to print (default: the session's [[stems]])")

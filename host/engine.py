@@ -661,7 +661,9 @@ class Engine:
             ``events_dropped``, ``source``, and ``hardware`` (hardware inserts
             by name: ``latency_samples``, the insert's L, and
             ``round_trip_samples``, the measured round trip per return channel
-            as applied).
+            as applied), and ``energy_dry`` / ``energy_return``: running sums
+            (full scale^2) of the insert's aligned dry path and of its returns,
+            whose differences between two reads give the unit's level change.
         """
         m = self._meters
         lib.ob_engine_read_meters(self._e, m)
@@ -693,7 +695,9 @@ class Engine:
             "hardware": {i.name: {
                 "latency_samples": int(lib.ob_engine_insert_latency(self._e, i.index)),
                 "round_trip_samples": [float(lib.ob_engine_hardware_round_trip(
-                    self._e, i.index, c)) for c in range(nch)]}
+                    self._e, i.index, c)) for c in range(nch)],
+                "energy_dry": float(m.hw_energy_dry[i.index]),
+                "energy_return": float(m.hw_energy_return[i.index])}
                 for i in self._inserts if i.kind == "hardware"},
         }
 

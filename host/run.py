@@ -220,6 +220,23 @@ def _forget_dead_server(ss) -> None:
         studio.proc = None
 
 
+def level_change_db(before: tuple[float, float], now: tuple[float, float], channels: int,
+                    frames: float, floor_dbfs: float = -60.0) -> float | None:
+    """A hardware insert's level change between two meter reads, dB: its
+    returns' energy over its aligned dry path's (``energy_return`` /
+    ``energy_dry`` differences); None when the dry path was quieter than
+    ``floor_dbfs`` (mean square over ``channels`` x ``frames``) or nothing ran."""
+    dry, ret = now[0] - before[0], now[1] - before[1]
+    if dry <= channels * frames * 10 ** (floor_dbfs / 10) or ret <= 0:
+        return None
+    return 10 * math.log10(ret / dry)
+
+
+def hw_label(insert: str) -> str:
+    """How a hardware insert's gain reduction is named in traces and reports."""
+    return f"{insert} (hardware: return vs send)"
+
+
 def incomplete_path(path: Path) -> Path:
     """Where a print cut short by a fault is kept: NAME.incomplete.EXT."""
     return path.with_name(f"{path.stem}.incomplete{path.suffix}")
@@ -266,6 +283,8 @@ def _loop(engine, program, recorder, record_path, duration_s, view, title, lat, 
     load_max = 0.0
     gr_max = {n: 0.0 for n in gr_names}
     gr_trace: dict[str, list[tuple[float, float]]] = {n: [] for n in gr_names}
+    hw_names = list(engine.meters()["hardware"])
+    hw_prev: dict[str, tuple[float, float]] = {}
     last_frames, last_advance = m["frames"], time.monotonic()
     try:
         if live is not None:
@@ -293,6 +312,15 @@ def _loop(engine, program, recorder, record_path, duration_s, view, title, lat, 
                 gr_max[n] = max(gr_max[n], m["gain_reduction_max_db"][n])
                 if t >= 0:
                     gr_trace[n].append((round(t, 3), m["gain_reduction_max_db"][n]))
+            for n in hw_names:  # an analog unit's gain reduction: its returns vs its send
+                cur = (m["hardware"][n]["energy_dry"], m["hardware"][n]["energy_return"])
+                before = hw_prev.get(n, cur)
+                hw_prev[n] = cur
+                change = level_change_db(before, cur, len(m["output_peak_dbfs"]),
+                                         REFRESH_S * fs)
+                if t >= 0 and change is not None:
+                    gr_trace.setdefault(hw_label(n), []).append((round(t, 3),
+                                                                 max(0.0, -change)))
             now = time.monotonic()
             if m["frames"] != last_frames:
                 last_frames, last_advance = m["frames"], now

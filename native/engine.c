@@ -1184,6 +1184,18 @@ static void run_hardware(ob_engine *e, insert *s, int n)
     for (int c = 0; c < nch; c++)
         apply_ramp(e, &s->rg[c], e->rp[c], e->rp[c], n);
     ob_delay_process(s->wd, e->rp, nch, n);
+    if (s->cap > 0 && !s->fault) {  /* the unit's level change: aligned energies */
+        double ed = 0.0, er = 0.0;
+        for (int c = 0; c < nch; c++) {
+            const float *r = e->rp[c], *d = e->dp[c];
+            for (int j = 0; j < n; j++) {
+                ed += (double)d[j] * (double)d[j];
+                er += (double)r[j] * (double)r[j];
+            }
+        }
+        e->snap.hw_energy_dry[s - e->ins] += ed;
+        e->snap.hw_energy_return[s - e->ins] += er;
+    }
     if (s->mix.left == 0 && s->mix.cur == 1.0) {
         for (int c = 0; c < nch; c++)
             memcpy(e->wp[c], e->rp[c], sizeof(float) * (size_t)n);

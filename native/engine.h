@@ -252,6 +252,14 @@ typedef struct {
     double gr_db[OB_ENGINE_MAX_INSERTS];      /* dynamics: max gain reduction of
                                                  the last block, dB >= 0 */
     double gr_max_db[OB_ENGINE_MAX_INSERTS];  /* max since previous read, dB */
+    double hw_energy_dry[OB_ENGINE_MAX_INSERTS];  /* hardware: running sums since new
+        (or reset) of the insert's input delayed by its latency L (the dry path),
+        squared, over channels and samples, full scale^2 ... */
+    double hw_energy_return[OB_ENGINE_MAX_INSERTS];  /* ... and of its returns after
+        return trim, polarity and alignment (aligned with the dry path); the
+        ratio of two differences between reads is the unit's level change over
+        that time (its gain reduction for a compressor trimmed to unity); a
+        faulted (bypassed) insert adds nothing */
     double dsp_load;              /* last callback: time in it / block duration */
     double dsp_load_max;          /* max since previous read */
     int64_t xruns;                /* callbacks with PortAudio xrun flags */

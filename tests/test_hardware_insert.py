@@ -253,8 +253,18 @@ def test_offline_the_unit_is_a_wire_and_the_latency_follows_the_measurement(rng)
     x = rng.uniform(-0.1, 0.1, (2, 3000)).astype(np.float32)
     eng.process(np.zeros((2, 1), np.float32))   # applies the queued message
     assert eng.latency_samples == lim + 20
-    assert eng.meters()["hardware"]["unit"] == {"latency_samples": 20,
-                                                 "round_trip_samples": [10.0, 20.0]}
+    h0 = eng.meters()["hardware"]["unit"]
+    assert (h0["latency_samples"], h0["round_trip_samples"]) == (20, [10.0, 20.0])
+    eng.process(x)
+    h1 = eng.meters()["hardware"]["unit"]
+    # the unit's level meter: its dry path is its input (the limiter passes -20 dBFS
+    # unchanged, after its lookahead) delayed by L = 20; numpy sums the same samples
+    seen = x[:, :3000 - 20 - lim].astype(np.float64)
+    assert h1["energy_dry"] - h0["energy_dry"] == pytest.approx(np.sum(seen ** 2), rel=1e-6)
+    # offline the unit is a wire (send trim -6 dB, return trim +6 dB): the same
+    # energy comes back, a level change of 0 dB
+    ratio = (h1["energy_return"] - h0["energy_return"]) / (h1["energy_dry"] - h0["energy_dry"])
+    assert 10 * np.log10(ratio) == pytest.approx(0.0, abs=0.1)
     eng.set_param("unit", latency_samples=[10.0, 20.5])
     eng.process(np.zeros((2, 1), np.float32))
     assert eng.latency_samples == lim + 21 + C

@@ -288,3 +288,45 @@ def test_ctrl_c_during_a_print_leaves_no_file(jack_server, tmp_path):
     assert "Traceback" not in stderr
     assert "no file was written" in stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mix.wav", "s.toml"]
+
+
+def test_an_analog_compressors_gain_reduction_is_in_the_print_report(
+        jack_server, tmp_path, capsys):
+    """A virtual compressor on a hardware insert (RMS detector, hard knee,
+    threshold -30 dBFS, ratio 3), trimmed to unity by its ping (below the
+    threshold): a steady 1 kHz sine at -10 dBFS peak (-13.01 dBFS RMS) is
+    16.99 dB over the threshold, so the static curve says 16.99 * (1 - 1/3) =
+    11.33 dB of gain reduction.  The print's report reads it from the unit's
+    returns against its aligned send."""
+    t = np.arange(3 * FS) / FS
+    x = (10 ** (-10 / 20) * np.sin(2 * np.pi * 1000 * t))[:, None] * [1.0, 1.0]
+    mix = tmp_path / "mix.wav"
+    sf.write(mix, x.astype(np.float32), FS, subtype="FLOAT")
+    comp = ("{ delay_samples = 40.0, processing = \"compressor\", compressor = { "
+            "threshold_db = -30.0, ratio = 3.0, knee_db = 0.0, detector = \"rms\", "
+            "rms_window_ms = 50.0, attack_ms = 5.0, release_ms = 100.0 } }")
+    body = f"""
+[[chain]]
+kind = "hardware"
+name = "opto"
+sends = [3, 4]
+returns = [3, 4]
+return_trim_db = "auto"
+polarity = "auto"
+ping_level_dbfs = -40.0
+virtual_gear = {comp}
+"""
+    sess = write_session(tmp_path, body)
+    out = tmp_path / "print.wav"
+    code, rep = do_print(sess, mix, out, capsys, "--post-roll", "0")
+    gr = rep["gain_reduction"]["opto (hardware: return vs send)"]
+    tt, g = np.array(gr["time_s"]), np.array(gr["gr_db"])
+    steady = g[(tt > 0.5) & (tt < 2.9)]
+    assert len(steady) >= 15
+    want = (-13.0103 + 30.0) * (1 - 1 / 3)
+    assert np.median(steady) == pytest.approx(want, abs=0.3)
+    assert gr["max_db"] == pytest.approx(want, abs=1.0)
+    # and the print itself: the sine came back 11.33 dB down
+    y, _ = sf.read(out)
+    level = 20 * np.log10(np.sqrt(2 * np.mean(y[FS:2 * FS, 0] ** 2)))
+    assert level == pytest.approx(-10.0 - want, abs=0.3)

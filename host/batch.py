@@ -199,7 +199,7 @@ def run_jobs(jobs: list[Job], workers: int | None = None, report: bool = True,
 
 
 def _fmt(v, unit: str) -> str:
-    return "-inf" if v is None else f"{v:.2f} {unit}"
+    return "-inf" if v is None else f"{v:.2f} {unit}".rstrip()
 
 
 def cmd_deliver(args) -> int:
@@ -225,21 +225,24 @@ def cmd_deliver(args) -> int:
         from rich.console import Console
         from rich.table import Table
 
-        t = Table("deliverable", "file", "integrated", "true peak", "format", "note",
+        notes = any(s and s["note"] for _, s, _e in results)
+        t = Table("file", "integrated LUFS", "true peak dBTP", "format",
+                  *(["note"] if notes else []),
                   title=f"{len(results) - len(failed)} of {len(results)} deliverables in "
                   f"{time.monotonic() - t0:.1f} s (measured on the files written)")
-        for j, s, _e in results:
+        for _j, s, _e in results:
             if s is None:
                 continue
-            bits = "32f" if s["bit_depth"] == "32f" else f"{s['bit_depth']}-bit"
-            t.add_row(j.label, Path(s["file"]).name, _fmt(s["integrated_lufs"], "LUFS"),
-                      _fmt(s["true_peak_dbtp"], "dBTP"),
-                      f"{s['sample_rate'] / 1000:g} kHz {bits} {s['format']}",
-                      s["note"] or "")
+            bits = "32-bit float" if s["bit_depth"] == "32f" else f"{s['bit_depth']}-bit"
+            t.add_row(Path(s["file"]).name, _fmt(s["integrated_lufs"], ""),
+                      _fmt(s["true_peak_dbtp"], ""),
+                      f"{s['sample_rate'] / 1000:g} kHz {bits} {s['format'].upper()}",
+                      *([s["note"] or ""] if notes else []))
         Console().print(t)
         folders = sorted({str(j.output.parent) for j, s, _e in results if s is not None})
         if folders:
-            print(f"in {', '.join(folders)} (each with its report: .json and .png)")
+            print(f"in {', '.join(folders)}"
+                  + ("" if args.no_report else " (each with its report: .json and .png)"))
     for _, e in failed:
         print(f"outboard: error: {e}", file=sys.stderr)
     return 1 if failed else 0

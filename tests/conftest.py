@@ -28,6 +28,34 @@ def sine(freq_hz: float, fs: float, seconds: float, peak_dbfs: float = 0.0,
     return np.ascontiguousarray(np.tile(x, (channels, 1)), dtype=np.float32)
 
 
+#: the [interface] and [program] tables of a session in the embedded JACK studio:
+#: 48 kHz, 128-frame periods, the program on interface channels 1-2 (lines that
+#: follow it still belong to [program] until the next table)
+STUDIO_HEAD = """
+[interface]
+device = "system"
+hostapi = "JACK"
+sample_rate = 48000
+block_size = 128
+embedded_jack = true
+
+[program]
+inputs = [1, 2]
+outputs = [1, 2]
+"""
+
+
+def sine_and_noise(seconds: float, seed: int = 7, fs: int = 48000) -> np.ndarray:
+    """A stereo program: a 220 Hz sine (right 0.8 of left) and a little noise,
+    (frames, 2) float32."""
+    rng = np.random.default_rng(seed)
+    n = int(fs * seconds)
+    t = np.arange(n) / fs
+    x = 0.3 * np.sin(2 * np.pi * 220 * t)[:, None] * np.array([1.0, 0.8])
+    x += 0.05 * rng.standard_normal((n, 2))
+    return x.astype(np.float32)
+
+
 @pytest.fixture(scope="session")
 def jack_server():
     """The embedded studio's JACK server (dummy backend, 48 kHz, 128 frames,

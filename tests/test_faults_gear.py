@@ -15,6 +15,8 @@ import time
 import numpy as np
 import pytest
 
+from conftest import STUDIO_HEAD
+
 from host._ffi import ffi, lib
 from host.config import parse_chain
 from host.engine import Engine
@@ -280,18 +282,7 @@ def test_run_stops_when_a_unit_with_on_return_lost_stop_vanishes(jack_server, tm
     sf.write(mix, x, fs, subtype="FLOAT")
     name = f"stopunit{os.getpid()}"
     sess = tmp_path / "s.toml"
-    sess.write_text(f"""
-[interface]
-device = "system"
-hostapi = "JACK"
-sample_rate = 48000
-block_size = 128
-embedded_jack = true
-
-[program]
-inputs = [1, 2]
-outputs = [1, 2]
-
+    sess.write_text(STUDIO_HEAD + f"""
 [[chain]]
 kind = "hardware"
 name = "{name}"

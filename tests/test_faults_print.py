@@ -26,6 +26,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from conftest import STUDIO_HEAD, sine_and_noise
+
 from host.config import parse_chain
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,18 +37,7 @@ PRE = FS            # the default pre-roll, 1 s, in frames
 POST = FS           # the default post-roll, 1 s, in frames
 EXE = Path(sys.executable).parent / "outboard"
 
-GEAR_SESSION = """
-[interface]
-device = "system"
-hostapi = "JACK"
-sample_rate = 48000
-block_size = 128
-embedded_jack = true
-
-[program]
-inputs = [1, 2]
-outputs = [1, 2]
-
+GEAR_SESSION = STUDIO_HEAD + """
 [[chain]]
 kind = "hardware"
 name = "{name}"
@@ -63,13 +54,7 @@ GEAR_RT = GEAR_DELAY + 256
 
 
 def program(seconds: float, seed: int = 7) -> np.ndarray:
-    """A stereo sine with some noise, (frames, 2) float32."""
-    rng = np.random.default_rng(seed)
-    n = int(FS * seconds)
-    t = np.arange(n) / FS
-    x = 0.3 * np.sin(2 * np.pi * 220 * t)[:, None] * np.array([1.0, 0.8])
-    x += 0.05 * rng.standard_normal((n, 2))
-    return x.astype(np.float32)
+    return sine_and_noise(seconds, seed, FS)
 
 
 def offline_print(x: np.ndarray) -> np.ndarray:

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import PrivateJack, forget_clients
+from conftest import PrivateJack, forget_clients, sine_and_noise
 
 from host.cli import main
 from host.config import parse_chain
@@ -33,13 +33,7 @@ EXE = Path(sys.executable).parent / "outboard"
 
 
 def program(seconds: float, seed: int = 7) -> np.ndarray:
-    """A stereo sine with some noise, (frames, 2) float32."""
-    rng = np.random.default_rng(seed)
-    n = int(FS * seconds)
-    t = np.arange(n) / FS
-    x = 0.3 * np.sin(2 * np.pi * 220 * t)[:, None] * np.array([1.0, 0.8])
-    x += 0.05 * rng.standard_normal((n, 2))
-    return x.astype(np.float32)
+    return sine_and_noise(seconds, seed, FS)
 
 
 def offline(x: np.ndarray) -> np.ndarray:

@@ -20,25 +20,14 @@ import pytest
 import soundfile as sf
 from scipy import signal as ss
 
+from conftest import STUDIO_HEAD
+
 from host.cli import main
 
 FS = 48000
 ROOT = Path(__file__).resolve().parent.parent
 EXE = Path(sys.executable).parent / "outboard"
 
-HEAD = """
-[interface]
-device = "system"
-hostapi = "JACK"
-sample_rate = 48000
-block_size = 128
-embedded_jack = true
-
-[program]
-inputs = [1, 2]
-outputs = [1, 2]
-{program_extra}
-"""
 
 
 def wire(name: str, sends: tuple[int, int], delays: tuple[float, float]) -> str:
@@ -58,7 +47,7 @@ virtual_gear = {{ delay_samples = [{delays[0]}, {delays[1]}] }}
 def write_session(tmp_path: Path, body: str, name: str = "s.toml",
                   program_extra: str = "") -> Path:
     p = tmp_path / name
-    p.write_text(HEAD.format(program_extra=program_extra) + body)
+    p.write_text(STUDIO_HEAD + program_extra + "\n" + body)
     return p
 
 

@@ -110,7 +110,8 @@ def print_session(session_path: Path, output: Path | None = None,
         if output is None:
             raise OutboardError(f"{session_path}: where to print? give --output PRINT.wav "
                                 "(or [release] print = \"FILE\" in the session)")
-        output.parent.mkdir(parents=True, exist_ok=True)  # the session's own folder for it
+        if input_path is not None or getattr(session, "stems", None):
+            output.parent.mkdir(parents=True, exist_ok=True)  # the session's folder for it
     output = Path(output)
     if input_path is None and not getattr(session, "stems", None):
         raise OutboardError(f"{session_path}: nothing to print: give --input MIX "
@@ -129,7 +130,6 @@ def print_session(session_path: Path, output: Path | None = None,
                             printing=True, title=title)
     complete = result.stopped_by == "end" and result.recording_error is None \
         and result.recording == output
-    fs = session.interface.sample_rate
     t0 = result.meters["playback_first_frame"]
     pre = int(round(pre_roll_s * fs))
     # what happened to the printed part (an xrun in the pre-roll is reported, not counted)

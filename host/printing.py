@@ -175,9 +175,11 @@ def print_report(session, run, source: dict, *, program_frames: int, pre_roll_s:
 
     fs = session.interface.sample_rate
     audio = read_audio(run.recording)
-    gr = {name: (np.array([t for t, _ in tr], dtype=float),
-                 np.array([g for _, g in tr], dtype=float))
-          for name, tr in run.gr_trace.items() if tr}
+    source = dict(source)
+    gr = dict(source.pop("_gr_traces", None) or {})  # the stems' own dynamics, offline
+    gr.update({name: (np.array([t for t, _ in tr], dtype=float),
+                      np.array([g for _, g in tr], dtype=float))
+               for name, tr in run.gr_trace.items() if tr})
     limiters = [i for i in session.chain.inserts if i.kind == "limiter" and not i.bypass]
     ceiling = limiters[-1].params.get("ceiling_dbtp") if limiters else None
     rep = measure_program(audio.data, audio.sample_rate, ceiling_dbtp=ceiling,

@@ -89,7 +89,8 @@ def program_source(session, input_path: Path | None, say) -> tuple[np.ndarray | 
         mix = mix_stems(session, say=say)
         for note in mix.notes:
             say(note)
-        return mix.data, {"stems": mix.stems, "stem_notes": mix.notes}
+        return mix.data, {"stems": mix.stems, "stem_notes": mix.notes,
+                          "_gr_traces": mix.gr_traces}  # (for the print's report)
     return None, {"input": "live"}
 
 

@@ -84,6 +84,8 @@ STEM: dict[str, Param] = {
 STEM_KEYS = (*STEM, "chain")
 #: soxr quality used for stems at another rate than the session's
 RESAMPLE_QUALITY = "VHQ"
+#: s; the stems' dynamics inserts report their gain reduction at this resolution
+GR_TRACE_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -145,12 +147,16 @@ class StemMix:
     notes : list of str
         What was handled explicitly (resampled, padded, mono fed to both
         channels, a bus above 0 dBFS); for the caller to print.
+    gr_traces : dict
+        ``"STEM: INSERT"`` -> (time s, max gain reduction dB per 0.1 s) for every
+        dynamics insert of the stems' chains (reports).
     """
 
     data: np.ndarray
     sample_rate: int
     stems: list[dict[str, Any]]
     notes: list[str]
+    gr_traces: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
     @property
     def frames(self) -> int:
@@ -368,6 +374,7 @@ def mix_stems(session: Session, say: Callable[[str], None] | None = None) -> Ste
     channels = len(session.program.inputs)
     mode = session.program.stem_lengths
     notes: list[str] = []
+    gr_traces: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     probes = [_probe(session, s, channels, fs) for s in session.stems]
     if all(p.stem.mute for p in probes):
@@ -411,7 +418,13 @@ def mix_stems(session: Session, say: Callable[[str], None] | None = None) -> Ste
                 raise OutboardError(f"{src}: {st.key}.chain: {exc}") from None
             latency = chain.latency_samples
             if chain.stages:
-                x = chain.process_aligned(x)
+                block = int(round(GR_TRACE_S * fs))
+                x = chain.process_aligned(x, block_frames=block)
+                for stage in chain.stages:
+                    if stage.is_dynamics and stage.gr_trace:
+                        gr_traces[f"{st.name}: {stage.insert.name}"] = (
+                            np.arange(len(stage.gr_trace)) * (block / fs),
+                            np.asarray(stage.gr_trace, dtype=float))
             gains = np.full(channels, 10.0 ** (st.gain_db / 20.0))
             if channels == 2:
                 gains *= np.asarray(balance_gains(st.pan))
@@ -431,5 +444,5 @@ def mix_stems(session: Session, say: Callable[[str], None] | None = None) -> Ste
                      "scale; on a real interface the send to analog gear would clip): lower "
                      "the stems' gain_db")
     data = np.ascontiguousarray(bus.T, dtype=np.float32)
-    return StemMix(data, fs, report, notes)
+    return StemMix(data, fs, report, notes, gr_traces)
 

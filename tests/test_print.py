@@ -204,6 +204,7 @@ gain_db = -3.0
     assert y.shape == want.shape
     assert null_dbfs(y, want) <= -90.0
     assert [s["name"] for s in rep["print"]["program"]["stems"]] == ["drums", "bass", "music"]
+    assert "_gr_traces" not in rep["print"]["program"]
 
 
 def test_print_report_says_how_it_was_printed_and_that_it_is_clean(

@@ -380,3 +380,23 @@ def test_stems_example_session_loads():
     assert all(x.file.startswith("stems/") and x.chain.inserts for x in s.stems)
     assert [i.kind for i in s.chain.inserts] == ["eq", "compressor", "limiter"]
     assert s.interface.embedded_jack and s.interface.sample_rate == 48000
+
+
+def test_a_stem_compressors_gain_reduction_is_traced_for_the_report(tmp_path):
+    """A stem compressor (RMS, hard knee, -30 dBFS, 3:1) on a steady 1 kHz sine at
+    -10 dBFS peak (-13.01 dBFS RMS): the static curve says (30 - 13.01) * (1 - 1/3)
+    = 11.33 dB of gain reduction; the mix's trace for "vocals: level" reads it,
+    and the stem without dynamics has no trace."""
+    t = np.arange(3 * FS) / FS
+    a = np.tile(10 ** (-10 / 20) * np.sin(2 * np.pi * 1000 * t), (2, 1))
+    comp = ('chain = [{ kind = "compressor", name = "level", threshold_db = -30.0, '
+            'ratio = 3.0, knee_db = 0.0, detector = "rms", rms_window_ms = 50.0, '
+            'attack_ms = 5.0, release_ms = 100.0 }]')
+    stems = [stem_toml("vocals", write_stem(tmp_path, "vocals", a), comp),
+             stem_toml("music", write_stem(tmp_path, "music", 0.5 * a))]
+    m = mix(session_file(tmp_path, stems))
+    assert list(m.gr_traces) == ["vocals: level"]
+    tt, gr = m.gr_traces["vocals: level"]
+    steady = gr[(tt > 0.5) & (tt < 2.8)]
+    assert len(steady) >= 20
+    assert np.median(steady) == pytest.approx((30.0 - 13.0103) * (1 - 1 / 3), abs=0.3)

@@ -1,10 +1,11 @@
 """Soak: the reference chain plus a hardware insert, 32-frame blocks, under load.
 
-``python bench/bench_soak.py [--seconds S] [--no-realtime]`` runs, for 10
-minutes by default, the chain of ``configs/session_stereo_master.toml``
+``python bench/bench_soak.py [--seconds S] [--no-realtime] [--gear-engine c|python]``
+runs, for 10 minutes by default, the chain of ``configs/session_stereo_master.toml``
 (Linkwitz-Riley high-pass, 5-band EQ, mid/side compressor, true-peak limiter)
 with a hardware insert added before the limiter, on a virtual wire unit
-(:class:`host.sim.gear.VirtualGear`, its own process) patched between
+(:class:`host.sim.gear.VirtualGear`, its own process; its JACK callback in C by
+default, ``native/gear_wire.c``, as punctual as a real unit, or in Python) patched between
 interface outputs/inputs 3-4, streaming stereo at 48 kHz with a 32-frame JACK
 period.  The session goes through ``host.stream.SessionStream`` as ``outboard
 run`` does: the insert's round trip is pinged in the stream first, then the
@@ -77,18 +78,19 @@ kind = "hardware"
 name = "wire"
 sends = [3, 4]
 returns = [3, 4]
-virtual_gear = { processing = "wire", delay_samples = 12.0 }
+virtual_gear = { processing = "wire", delay_samples = 12.0, engine = "ENGINE" }
 
 """
 
 
-def soak_session_text() -> str:
-    """The reference session at 32 frames with the hardware insert added."""
+def soak_session_text(gear_engine: str = "c") -> str:
+    """The reference session at 32 frames with the hardware insert added; its
+    virtual unit's JACK callback in C or in Python (host.sim.gear ``engine``)."""
     text = SESSION.read_text()
     marker = '[[chain]]\nkind = "limiter"'
     if marker not in text:
         raise RuntimeError(f"{SESSION}: no limiter insert to put the hardware insert before")
-    text = text.replace(marker, INSERT.lstrip() + marker, 1)
+    text = text.replace(marker, INSERT.lstrip().replace("ENGINE", gear_engine) + marker, 1)
     text = text.replace("block_size = 128", f"block_size = {PERIOD}", 1)
     return text.replace('latency = "high"', 'latency = "low"', 1)
 
@@ -116,7 +118,7 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
     seconds, log = float(spec["seconds"]), spec["log"]
     folder = Path(tempfile.mkdtemp(prefix="outboard-soak-"))
     path = folder / "soak_session.toml"
-    path.write_text(soak_session_text())
+    path.write_text(soak_session_text(spec.get("gear_engine", "c")))
     session = load_session(path)
     program = np.ascontiguousarray(loud_music_like(FS, PROGRAM_S).T)  # (frames, 2)
     notes: list[str] = []
@@ -226,6 +228,9 @@ def main(argv: list[str] | None = None) -> int:
                     help=f"length of the soak, s (default {DEFAULT_SECONDS:g})")
     ap.add_argument("--no-realtime", action="store_true",
                     help="run jackd with --no-realtime instead of trying -R first")
+    ap.add_argument("--gear-engine", choices=("c", "python"), default="c",
+                    help="the virtual unit's JACK callback: in C (default; a unit as "
+                    "punctual as real gear) or in Python (host.sim.gear's reference)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
@@ -251,7 +256,8 @@ def main(argv: list[str] | None = None) -> int:
         load = subprocess.Popen([sys.executable, "-c",
                                  BUSY_LOOP.format(seconds=args.seconds + 120.0)],
                                 stdout=subprocess.DEVNULL)
-        spec = {"seconds": args.seconds, "log": server.log}
+        spec = {"seconds": args.seconds, "log": server.log, "gear_engine": args.gear_engine}
+        meta["gear_engine"] = args.gear_engine
         env = dict(os.environ, JACK_DEFAULT_SERVER=server.name)
         print(f"soak: {args.seconds:g} s at {PERIOD} frames, jackd "
               f"{'-R' if server.realtime else '--no-realtime'} ...", flush=True)
@@ -284,7 +290,8 @@ def main(argv: list[str] | None = None) -> int:
     times = ", ".join(f"{t:.2f}" for t in res["xrun_event_times_s"][:20])
     print(f"soak {res['seconds']:.1f} s, {PERIOD}-frame period, jackd "
           f"{'-R' if server.realtime else '--no-realtime'}, hardware insert 'wire' "
-          f"(round trip {res['insert_latency_samples']} samples)")
+          f"(round trip {res['insert_latency_samples']} samples, gear callback in "
+          f"{'C' if args.gear_engine == 'c' else 'Python'})")
     print(f"  callbacks {res['callbacks']} ({missed:.2%} of periods missed), "
           f"frames/callback {res['frames_per_callback']:.1f}")
     print(f"  PortAudio xruns (engine) {res['pa_xruns']}, xrun events {res['xrun_events']}"

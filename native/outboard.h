@@ -52,6 +52,7 @@ void ob_flush_denormals(void);
 #include "dither.h"
 #include "delay.h"
 #include "engine.h"
+#include "gear_wire.h"
 
 #ifdef __cplusplus
 }

@@ -30,8 +30,10 @@ EXE = Path(sys.executable).parent / "outboard"
 
 
 
-def wire(name: str, sends: tuple[int, int], delays: tuple[float, float]) -> str:
-    """A hardware insert whose unit is a wire with a converter round trip."""
+def wire(name: str, sends: tuple[int, int], delays: tuple[float, float],
+         engine: str = "python") -> str:
+    """A hardware insert whose unit is a wire with a converter round trip (its
+    JACK callback in Python, or in C: host.sim.gear ``engine``)."""
     return f"""
 [[chain]]
 kind = "hardware"
@@ -40,7 +42,7 @@ sends = [{sends[0]}, {sends[1]}]
 returns = [{sends[0]}, {sends[1]}]
 return_trim_db = 0.0
 polarity = 1
-virtual_gear = {{ delay_samples = [{delays[0]}, {delays[1]}] }}
+virtual_gear = {{ delay_samples = [{delays[0]}, {delays[1]}], engine = "{engine}" }}
 """
 
 
@@ -88,14 +90,16 @@ def null_dbfs(a: np.ndarray, b: np.ndarray) -> float:
     return 20 * np.log10(np.max(np.abs(a - b)) + 1e-30)
 
 
+@pytest.mark.parametrize("engine", ["python", "c"])
 def test_print_through_wire_gear_on_every_insert_nulls_against_the_input(
-        jack_server, tmp_path, capsys):
+        jack_server, tmp_path, capsys, engine):
     """Two hardware inserts, wire units with integer round trips, no digital
     processing: the print is the input, sample for sample, then the post-roll."""
     x = program(2.0)
     mix = tmp_path / "mix.wav"
     sf.write(mix, x, FS, subtype="FLOAT")
-    sess = write_session(tmp_path, wire("a", (3, 4), (40.0, 40.0)) + wire("b", (5, 6), (13, 13)))
+    sess = write_session(tmp_path, wire("a", (3, 4), (40.0, 40.0), engine)
+                         + wire("b", (5, 6), (13, 13), engine))
     out = tmp_path / "print.wav"
     code, rep = do_print(sess, mix, out, capsys, "--post-roll", "0.5")
     y, fs = sf.read(out, dtype="float32")
@@ -114,11 +118,13 @@ def fractional_delay(x: np.ndarray, d: float) -> np.ndarray:
     return np.fft.irfft(np.fft.rfft(x, m) * np.exp(-2j * np.pi * f * d), m)[:n]
 
 
+@pytest.mark.parametrize("engine", ["python", "c"])
 def test_print_through_fractional_delay_gear_is_aligned_to_the_sample(
-        jack_server, tmp_path, capsys):
+        jack_server, tmp_path, capsys, engine):
     """Gear with sub-sample round trips and a left/right skew (37.25 / 37.5 and
     61.75 samples; the virtual unit's own interpolator is within -99.9 dB of
-    ideal from 31 samples on, host.sim.gear).  The ping measures each round
+    ideal from 31 samples on in Python, host.sim.gear, and -130 dB in C,
+    native/delay.h).  The ping measures each round
     trip within a few 1e-4 samples; the print is the input delayed by exactly
     what the measurement missed (nulls against that at -90 dBFS or below,
     the reference delay by FFT), and cross-correlation finds it at lag 0
@@ -127,7 +133,8 @@ def test_print_through_fractional_delay_gear_is_aligned_to_the_sample(
     mix = tmp_path / "mix.wav"
     sf.write(mix, x, FS, subtype="FLOAT")
     gear = {"a": (37.25, 37.5), "b": (61.75, 61.75)}
-    sess = write_session(tmp_path, wire("a", (3, 4), gear["a"]) + wire("b", (5, 6), gear["b"]))
+    sess = write_session(tmp_path, wire("a", (3, 4), gear["a"], engine)
+                         + wire("b", (5, 6), gear["b"], engine))
     out = tmp_path / "print.wav"
     code, rep = do_print(sess, mix, out, capsys, "--post-roll", "0")
     y, _ = sf.read(out, dtype="float32")

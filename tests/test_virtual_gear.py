@@ -288,6 +288,10 @@ def test_second_gear_with_a_taken_name_fails_clearly(jack_server):
     ({"processing": "eq"}, r"bands: processing='eq' needs a non-empty list"),
     ({"midi_channel": 17}, r"midi_channel: expected None \(all\) or 1\.\.16"),
     ({"name": "a:b"}, r"name: expected 1\.\.48 characters"),
+    ({"engine": "rust"}, r"engine: expected one of python, c"),
+    ({"engine": "c", "noise_dbfs": -100.0}, r"engine: 'c' runs a plain wire unit"),
+    ({"engine": "c", "midi": True}, r"engine: 'c' runs a plain wire unit"),
+    ({"engine": "c", "delay_samples": 12.5}, r"engine: 'c' delays a fractional 12\.5 samples"),
 ])
 def test_gear_spec_rejects_bad_values_naming_the_key(kwargs, match):
     args = {"name": "g", **kwargs}

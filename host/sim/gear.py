@@ -185,6 +185,11 @@ MAX_DELAY_SAMPLES = 262144.0
 GAIN_DB_RANGE = (-60.0, 24.0)
 NOISE_DBFS_RANGE = (-160.0, 0.0)
 PROCESSING = ("wire", "compressor", "eq")
+#: "python": the unit's JACK callback in Python (everything); "c": a plain wire
+#: unit's callback in C (native/gear_wire.c: no GIL in its audio thread)
+ENGINES = ("python", "c")
+#: the C wire's fractional delays start here (native/delay.h OB_DELAY_FIR_CENTER)
+C_MIN_FRACTIONAL_DELAY = 23
 COMPRESSOR_PARAMS = ("threshold_db", "ratio", "knee_db", "attack_ms", "release_ms",
                      "makeup_db", "detector", "rms_window_ms", "stereo_link",
                      "sidechain_hpf_hz")
@@ -357,6 +362,7 @@ class GearSpec:
     bands: list[dict[str, Any]] = field(default_factory=list)
     midi: bool = False
     midi_channel: int | None = None
+    engine: str = "python"
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME_RE.match(self.name):
@@ -396,6 +402,16 @@ class GearSpec:
                              f"{', '.join(COMPRESSOR_PARAMS)}")
         if self.compressor and self.processing != "compressor":
             raise ValueError("compressor: only with processing='compressor'")
+        if self.engine not in ENGINES:
+            raise ValueError(f"engine: expected one of {', '.join(ENGINES)}, got {self.engine!r}")
+        if self.engine == "c":
+            if self.processing != "wire" or self.midi or self.noise_dbfs is not None:
+                raise ValueError("engine: 'c' runs a plain wire unit (processing = \"wire\", "
+                                 "no midi, no noise_dbfs)")
+            for d in self.delays():
+                if d != int(d) and d < C_MIN_FRACTIONAL_DELAY:
+                    raise ValueError(f"engine: 'c' delays a fractional {d:g} samples only "
+                                     f"from {C_MIN_FRACTIONAL_DELAY} samples on")
         if self.bands and self.processing != "eq":
             raise ValueError("bands: only with processing='eq'")
         if self.processing == "compressor":
@@ -599,10 +615,46 @@ class _Gear:
         self.failed = False
         self.shutdown = threading.Event()
         self._allocate(max(c.blocksize, 1))
-        c.set_process_callback(self._process)
+        self._wire = None
+        if spec.engine == "c":
+            self._set_c_callback()
+        else:
+            c.set_process_callback(self._process)
         self.xruns = 0
         c.set_xrun_callback(self._on_xrun)
         c.set_shutdown_callback(lambda status, reason: self.shutdown.set())
+
+    def _set_c_callback(self) -> None:
+        """The wire unit's process callback in C (native/gear_wire.c), through
+        libjack's own function pointers (JACK-Client's cffi handle): no Python
+        runs in this client's audio thread."""
+        import jack
+
+        from host._ffi import ffi, lib
+
+        def addr(which, p) -> int:
+            return int(which.cast("uintptr_t", p))
+
+        jffi, jlib = jack._ffi, jack._lib
+        ins = ffi.new("void *[]", [ffi.cast("void *", addr(jffi, p._ptr)) for p in self.inports])
+        outs = ffi.new("void *[]", [ffi.cast("void *", addr(jffi, p._ptr))
+                                   for p in self.outports])
+        get_buffer = ffi.cast("ob_port_buffer_fn", addr(jffi, jlib.jack_port_get_buffer))
+        max_delay = int(max(self.spec.delays())) + 2
+        w = lib.ob_gear_wire_new(self.fs, self.nch, 65536, max_delay, get_buffer, ins, outs)
+        if w == ffi.NULL:
+            raise OutboardError(f"gear {self.spec.name}: the C wire could not be made")
+        self._wire = ffi.gc(w, lib.ob_gear_wire_free)
+        for ch, (d, g) in enumerate(zip(self.spec.delays(), self.scale[:, 0], strict=True)):
+            if lib.ob_gear_wire_set(self._wire, ch, float(d), float(g)) != lib.OB_OK:
+                raise OutboardError(f"gear {self.spec.name}: channel {ch + 1}: delay {d:g} "
+                                    "samples or its gain is out of the C wire's range")
+        self._wire_keep = (ins, outs, get_buffer)
+        cb = jffi.cast("JackProcessCallback",
+                       addr(ffi, ffi.addressof(lib, "ob_gear_wire_process")))
+        arg = jffi.cast("void *", addr(ffi, self._wire))
+        if jlib.jack_set_process_callback(self.client._ptr, cb, arg) != 0:
+            raise OutboardError(f"gear {self.spec.name}: JACK refused the C process callback")
 
     def _on_xrun(self, delay_usecs: float) -> None:
         self.xruns += 1

@@ -178,3 +178,21 @@ def small_disk(tmp_path):
         yield mnt
     finally:
         subprocess.run(["umount", str(mnt)], check=True)
+
+
+def wait_part_file(folder: Path, seconds: float, proc: subprocess.Popen,
+                   what: str = "the run", fs: int = PRIVATE_JACK_RATE) -> float:
+    """Wait until the recording's .part file in ``folder`` holds ``seconds`` of
+    float32 stereo (the stream is at least that far into the program: the
+    recorder follows it by up to ~0.2 s); returns the seconds it holds."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        parts = [p for p in folder.iterdir() if ".part" in p.name]
+        if parts:
+            held = max(0, parts[0].stat().st_size - 88) / (8 * fs)
+            if held >= seconds:
+                return held
+        time.sleep(0.02)
+    proc.kill()
+    pytest.fail(f"{what} did not write {seconds} s within 30 s")

@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import STUDIO_HEAD, sine_and_noise
+from conftest import STUDIO_HEAD, sine_and_noise, wait_part_file
 
 from host.config import parse_chain
 
@@ -112,20 +112,7 @@ def finish(proc: subprocess.Popen, timeout: float, what: str) -> tuple[str, str]
 
 
 def wait_printing(folder: Path, seconds: float, proc: subprocess.Popen) -> float:
-    """Wait until the print's .part file holds ``seconds`` of float32 stereo;
-    returns the seconds it holds (the stream is at least that far into the
-    program: the recorder follows it by up to ~0.2 s)."""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.communicate()
-        parts = [p for p in folder.iterdir() if ".part" in p.name]
-        if parts:
-            held = max(0, parts[0].stat().st_size - 88) / (8 * FS)
-            if held >= seconds:
-                return held
-        time.sleep(0.02)
-    proc.kill()
-    pytest.fail(f"the print did not write {seconds} s within 30 s")
+    return wait_part_file(folder, seconds, proc, "the print", FS)
 
 
 def gear_pids(parent: int, unit: str) -> list[int]:

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import PrivateJack, forget_clients, sine_and_noise
+from conftest import PrivateJack, forget_clients, sine_and_noise, wait_part_file
 
 from host.cli import main
 from host.config import parse_chain
@@ -68,19 +68,7 @@ def jackd_pids(server: str) -> list[int]:
 
 
 def wait_recording(folder: Path, seconds: float, proc: subprocess.Popen) -> float:
-    """Wait until the .part file holds ``seconds`` of float32 stereo; returns
-    the seconds it holds."""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.communicate()
-        parts = [p for p in folder.iterdir() if ".part" in p.name]
-        if parts:
-            held = max(0, parts[0].stat().st_size - 88) / (8 * FS)
-            if held >= seconds:
-                return held
-        time.sleep(0.05)
-    proc.kill()
-    pytest.fail(f"the run did not record {seconds} s within 30 s")
+    return wait_part_file(folder, seconds, proc, "the run", FS)
 
 
 def test_server_killed_mid_run_keeps_the_recording_exits_cleanly_and_runs_again(

@@ -41,12 +41,10 @@ def _presets(names: str | None) -> list[Deliverable] | None:
     out = []
     for n in [x.strip() for x in names.split(",") if x.strip()]:
         if n not in PRESETS:
-            import difflib
+            from host.config import did_you_mean
 
-            close = difflib.get_close_matches(n, list(PRESETS), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
             raise OutboardError(f"--preset: unknown preset {n!r} (expected one of "
-                                f"{', '.join(PRESETS)}){hint}")
+                                f"{', '.join(PRESETS)}){did_you_mean(n, PRESETS)}")
         out.append(PRESETS[n])
     if not out:
         raise OutboardError("--preset: expected preset names separated by commas")

@@ -186,6 +186,20 @@ class ChainConfig:
     path: Path | None = None
 
 
+def did_you_mean(word: str, choices) -> str:
+    """``"; did you mean 'x'?"`` for the closest of ``choices``, or ``""``."""
+    near = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1)
+    return f"; did you mean {near[0]!r}?" if near else ""
+
+
+def unknown_key(ctx: _Ctx, prefix: str, key: str, allowed) -> ConfigError:
+    """The one-line error for a key no schema knows: its path, what is allowed,
+    and the closest allowed key."""
+    return ctx.fail(f"{prefix}.{key}" if prefix else key,
+                    f"unknown key (expected one of {', '.join(allowed)})"
+                    f"{did_you_mean(key, allowed)}")
+
+
 class _Ctx:
     def __init__(self, source: str):
         self.source = source
@@ -262,10 +276,7 @@ def _check_table(ctx: _Ctx, prefix: str, table: Any, schema: dict[str, Param]) -
     out: dict[str, Any] = {}
     for k in table:
         if k not in schema:
-            near = difflib.get_close_matches(k, list(schema), n=1)
-            hint = f"; did you mean {near[0]!r}?" if near else ""
-            raise ctx.fail(f"{prefix}.{k}" if prefix else k,
-                           f"unknown key (expected one of {', '.join(schema)}){hint}")
+            raise unknown_key(ctx, prefix, k, schema)
     for k, p in schema.items():
         key = f"{prefix}.{k}" if prefix else k
         if k in table:
@@ -345,9 +356,7 @@ def parse_chain(data: dict[str, Any], source: str = "<chain>") -> ChainConfig:
     top = {"master": Param("table"), "chain": Param("array")}
     for k in data:
         if k not in top:
-            near = difflib.get_close_matches(k, list(top), n=1)
-            hint = f"; did you mean {near[0]!r}?" if near else ""
-            raise ctx.fail(k, f"unknown key (expected master, chain){hint}")
+            raise ctx.fail(k, f"unknown key (expected master, chain){did_you_mean(k, top)}")
     master = _check_table(ctx, "master", data.get("master", {}), MASTER)
     chain = data.get("chain", [])
     if not isinstance(chain, list):

@@ -52,8 +52,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from host.config import Param, _check_value, _Ctx
-from host.errors import ConfigError
+from host.config import Param, _check_value, _Ctx, did_you_mean, unknown_key
 
 
 @dataclass(frozen=True)
@@ -132,22 +131,13 @@ class Release:
     deliverables: list[Deliverable]
 
 
-def _unknown(ctx: _Ctx, where: str, key: str, allowed) -> ConfigError:
-    import difflib
-
-    close = difflib.get_close_matches(key, list(allowed), n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    return ctx.fail(f"{where}.{key}", f"unknown key (expected one of {', '.join(allowed)})"
-                    f"{hint}")
-
-
 def parse_deliverable(ctx: _Ctx, where: str, raw: Any) -> Deliverable:
     """One ``[[release.deliverables]]`` table -> Deliverable (checked)."""
     if not isinstance(raw, dict):
         raise ctx.fail(where, f"expected a table, got {raw!r}")
     for k in raw:
         if k not in DELIVERABLE_KEYS:
-            raise _unknown(ctx, where, k, DELIVERABLE_KEYS)
+            raise unknown_key(ctx, where, k, DELIVERABLE_KEYS)
     if "name" not in raw:
         raise ctx.fail(f"{where}.name", "missing; expected a name like \"bandcamp\"")
     vals = {k: _check_value(ctx, f"{where}.{k}", DELIVERABLE_KEYS[k], v) for k, v in raw.items()}
@@ -176,7 +166,7 @@ def parse_release(ctx: _Ctx, raw: Any, session_dir: Path) -> Release | None:
         raise ctx.fail("release", f"expected a table [release], got {raw!r}")
     for k in raw:
         if k not in RELEASE_KEYS:
-            raise _unknown(ctx, "release", k, RELEASE_KEYS)
+            raise unknown_key(ctx, "release", k, RELEASE_KEYS)
 
     def text(key: str) -> str | None:
         v = raw.get(key)
@@ -198,12 +188,8 @@ def parse_release(ctx: _Ctx, raw: Any, session_dir: Path) -> Release | None:
     out: list[Deliverable] = []
     for i, p in enumerate(presets):
         if p not in PRESETS:
-            import difflib
-
-            close = difflib.get_close_matches(str(p), list(PRESETS), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
             raise ctx.fail(f"release.presets[{i}]", f"unknown preset {p!r} (expected one of "
-                           f"{', '.join(PRESETS)}){hint}")
+                           f"{', '.join(PRESETS)}){did_you_mean(p, PRESETS)}")
         out.append(PRESETS[p])
     custom = raw.get("deliverables", [])
     if not isinstance(custom, list):

@@ -49,15 +49,22 @@ None of this is real-time code: it runs before any stream opens.
 
 from __future__ import annotations
 
-import difflib
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from host.config import ChainConfig, Param, _check_table, _Ctx, load_toml, parse_chain
-from host.errors import ConfigError, OutboardError
+from host.config import (
+    ChainConfig,
+    Param,
+    _check_table,
+    _Ctx,
+    load_toml,
+    parse_chain,
+    unknown_key,
+)
+from host.errors import OutboardError
 from host.deliverables import Release, parse_release
 from host.stems import STEM_LENGTHS, StemConfig, parse_stems
 
@@ -200,13 +207,6 @@ class ResolvedDevice:
 # --------------------------------------------------------------------------- file
 
 
-def _unknown(ctx: _Ctx, prefix: str, key: str, allowed: tuple[str, ...]) -> ConfigError:
-    near = difflib.get_close_matches(key, list(allowed), n=1)
-    hint = f"; did you mean {near[0]!r}?" if near else ""
-    return ctx.fail(f"{prefix}.{key}" if prefix else key,
-                    f"unknown key (expected one of {', '.join(allowed)}){hint}")
-
-
 def _check_latency(ctx: _Ctx, v: Any) -> str | float:
     lo, hi = LATENCY_S
     if v in ("low", "high"):
@@ -237,7 +237,7 @@ def _check_program(ctx: _Ctx, raw: Any) -> ProgramConfig:
         raise ctx.fail("program", f"expected a table [program], got {raw!r}")
     for k in raw:
         if k not in PROGRAM_KEYS:
-            raise _unknown(ctx, "program", k, PROGRAM_KEYS)
+            raise unknown_key(ctx, "program", k, PROGRAM_KEYS)
     for k in ("inputs", "outputs"):
         if k not in raw:
             raise ctx.fail(f"program.{k}", "missing; expected an array of channel numbers "
@@ -270,7 +270,7 @@ def parse_session(data: dict[str, Any], source: str = "<session>") -> Session:
     ctx = _Ctx(source)
     for k in data:
         if k not in TOP_KEYS:
-            raise _unknown(ctx, "", k, TOP_KEYS)
+            raise unknown_key(ctx, "", k, TOP_KEYS)
     for k in ("interface", "program"):
         if k not in data:
             raise ctx.fail(k, f"missing; expected a table [{k}]")

@@ -53,7 +53,6 @@ None of this is real-time code.
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -65,7 +64,7 @@ import soundfile as sf
 
 from host.audiofile import _reason, read_audio
 from host.chain import Chain
-from host.config import ChainConfig, Param, _check_table, _Ctx, parse_chain
+from host.config import ChainConfig, Param, _check_table, _Ctx, parse_chain, unknown_key
 from host.errors import AudioFileError, ConfigError, OutboardError
 
 if TYPE_CHECKING:
@@ -174,12 +173,6 @@ class StemMix:
 # ---------------------------------------------------------------------------- parse
 
 
-def _unknown(ctx: _Ctx, key: str, name: str, allowed: tuple[str, ...]) -> ConfigError:
-    near = difflib.get_close_matches(name, list(allowed), n=1)
-    hint = f"; did you mean {near[0]!r}?" if near else ""
-    return ctx.fail(f"{key}.{name}", f"unknown key (expected one of {', '.join(allowed)}){hint}")
-
-
 def _parse_stem_chain(ctx: _Ctx, key: str, raw: Any) -> ChainConfig:
     """A stem's ``chain`` array through parse_chain, key paths rewritten to
     ``stems[N].chain[M]...``; hardware inserts refused."""
@@ -231,7 +224,7 @@ def parse_stems(raw: Any, source: str = "<session>", channels: int = 2) -> list[
             raise ctx.fail(key, f"expected a table with name and file, got {table!r}")
         for k in table:
             if k not in STEM_KEYS:
-                raise _unknown(ctx, key, k, STEM_KEYS)
+                raise unknown_key(ctx, key, k, STEM_KEYS)
         vals = _check_table(ctx, key, {k: v for k, v in table.items() if k != "chain"}, STEM)
         name = vals["name"].strip()
         if not name:

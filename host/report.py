@@ -144,26 +144,14 @@ def _nums(a: np.ndarray, nd: int = 2) -> list[float | None]:
 
 def _loudness(data: np.ndarray, fs: int, hop: int) -> tuple[dict, dict]:
     """History every ``hop`` samples and the whole-program figures, one pass."""
-    from host.dsp.loudness import LoudnessMeter
+    from host.dsp.loudness import LoudnessMeter, loudness_history
 
-    ch, n = data.shape
-    meter = LoudnessMeter(fs, ch)
-    tick = int(round(fs / 100.0))
-    rows = n // hop
-    t = np.empty(rows)
-    m = np.empty(rows)
-    s = np.empty(rows)
-    i_run = np.empty(rows)
-    for i in range(rows):
-        meter.process(data[:, i * hop:(i + 1) * hop])
-        r = meter.read()
-        t[i] = r["ticks"] * tick / fs
-        m[i] = r["momentary_lufs"]
-        s[i] = r["short_term_lufs"]
-        i_run[i] = meter.integrated_lufs
-    meter.process(data[:, rows * hop:])
-    history = {"time_s": _nums(t, 3), "momentary_lufs": _nums(m), "short_term_lufs": _nums(s),
-               "integrated_lufs": _nums(i_run)}
+    meter = LoudnessMeter(fs, data.shape[0])
+    h = loudness_history(data, fs, hop / fs, meter=meter)
+    meter.process(data[:, len(h["time_s"]) * hop:])   # the trailing part, for the totals
+    history = {"time_s": _nums(h["time_s"], 3), "momentary_lufs": _nums(h["momentary_lufs"]),
+               "short_term_lufs": _nums(h["short_term_lufs"]),
+               "integrated_lufs": _nums(h["integrated_lufs"])}
     whole = {"integrated_lufs": meter.integrated_lufs,
              "loudness_range_lu": meter.loudness_range_lu,
              "momentary_max_lufs": meter.momentary_max_lufs,

@@ -242,7 +242,8 @@ def _as_planar(audio: np.ndarray) -> np.ndarray:
     return planar(a)
 
 
-def loudness_history(audio: np.ndarray, fs: float, hop_s: float = HOP_S) -> dict[str, np.ndarray]:
+def loudness_history(audio: np.ndarray, fs: float, hop_s: float = HOP_S,
+                     meter: LoudnessMeter | None = None) -> dict[str, np.ndarray]:
     """Momentary and short-term loudness over time, for plots and reports.
 
     Parameters
@@ -254,6 +255,9 @@ def loudness_history(audio: np.ndarray, fs: float, hop_s: float = HOP_S) -> dict
     hop_s : float
         Polling interval in seconds, 0.01..60.  The meter updates M and S
         every 10 ms, so a multiple of 0.01 s gives one fresh value per row.
+    meter : LoudnessMeter, optional
+        The meter to feed (fresh, at ``fs``, with the audio's channels); the
+        caller can go on with it (the trailing part, whole-program figures).
 
     Returns
     -------
@@ -262,25 +266,27 @@ def loudness_history(audio: np.ndarray, fs: float, hop_s: float = HOP_S) -> dict
         but not polled).  ``time_s``: end of the windows measured, s (the last
         completed 10 ms tick); ``momentary_lufs`` (400 ms window) and
         ``short_term_lufs`` (3 s window), LUFS, ``-inf`` before the window
-        has filled.
+        has filled; ``integrated_lufs``, gated over the audio so far (LUFS).
     """
     if not TICK_S - 1e-9 <= hop_s <= 60.0:
         raise ValueError(f"hop_s: polling interval in s, expected {TICK_S:g}..60, got {hop_s}")
     a = _as_planar(audio)
-    meter = LoudnessMeter(fs, a.shape[0])
+    meter = meter if meter is not None else LoudnessMeter(fs, a.shape[0])
     step = int(round(hop_s * meter.fs))
     tick = int(round(meter.fs / 100.0))
     rows = a.shape[1] // step
     t = np.empty(rows)
     m = np.empty(rows)
     s = np.empty(rows)
+    i_run = np.empty(rows)
     for i in range(rows):
         meter.process(a[:, i * step:(i + 1) * step])
         r = meter.read()
         t[i] = r["ticks"] * tick / meter.fs
         m[i] = r["momentary_lufs"]
         s[i] = r["short_term_lufs"]
-    return {"time_s": t, "momentary_lufs": m, "short_term_lufs": s}
+        i_run[i] = meter.integrated_lufs
+    return {"time_s": t, "momentary_lufs": m, "short_term_lufs": s, "integrated_lufs": i_run}
 
 
 def integrated_loudness(audio: np.ndarray, fs: float) -> float:

@@ -130,11 +130,8 @@ def print_session(session_path: Path, output: Path | None = None,
                             printing=True, title=title)
     complete = result.stopped_by == "end" and result.recording_error is None \
         and result.recording == output
-    t0 = result.meters["playback_first_frame"]
-    pre = int(round(pre_roll_s * fs))
     # what happened to the printed part (an xrun in the pre-roll is reported, not counted)
-    faults = [e for e in _event_rows(result, fs, pre, t0 if t0 >= 0 else 0)
-              if e["type"] in FAULTS and e["time_s"] >= 0]
+    faults = [e for e in result.events if e["type"] in FAULTS and e["time_s"] >= 0]
     clean = complete and not faults
     rep = paths = None
     if report and result.recording is not None:
@@ -152,16 +149,6 @@ def print_session(session_path: Path, output: Path | None = None,
                 else f"the print's report could not be written: {exc}")  # names the file
             paths = None
     return PrintResult(result.recording, complete, clean, result, rep, paths)
-
-
-def _event_rows(run, fs: int, pre_frames: int, t0: int) -> list[dict]:
-    rows = []
-    for e in run.events:
-        if e["type"] == "playback_end":
-            continue
-        rows.append({"type": e["type"], "insert": e.get("insert") or None,
-                     "time_s": round((e["frame"] - t0 - pre_frames) / fs, 3)})
-    return rows
 
 
 def print_report(session, run, source: dict, *, program_frames: int, pre_roll_s: float,
@@ -185,8 +172,6 @@ def print_report(session, run, source: dict, *, program_frames: int, pre_roll_s:
     rep = measure_program(audio.data, audio.sample_rate, ceiling_dbtp=ceiling,
                           gain_reduction=gr or None)
     m = run.meters
-    t0 = m["playback_first_frame"]
-    pre = int(round(pre_roll_s * fs))
     in_file = [t for t in run.xruns_s if t >= 0]
     rep["print"] = {
         "file": str(run.recording),
@@ -209,7 +194,8 @@ def print_report(session, run, source: dict, *, program_frames: int, pre_roll_s:
         "xruns": {"count": len(in_file), "at_s": in_file,
                   "in_pre_roll": len(run.xruns_s) - len(in_file),
                   "engine_count": m["xruns"]},
-        "events": _event_rows(run, fs, pre, t0 if t0 >= 0 else 0),
+        "events": [{"type": e["type"], "insert": e.get("insert") or None,
+                    "time_s": e["time_s"]} for e in run.events if e["type"] != "playback_end"],
         "nonfinite_blocks": m["nonfinite"],
         "dsp_load_max_percent": round(m["dsp_load_max"] * 100, 2),
     }

@@ -382,9 +382,11 @@ def _loop(engine, program, recorder, record_path, duration_s, view, title, lat, 
     # the program's time 0: its first frame taken from the playback ring (live input: the start)
     t0 = m["playback_first_frame"] if program is not None else -1
     t0 = t0 if t0 >= 0 else start_frame
-    xruns_s = [round((e["frame"] - t0 - pre) / fs, 3) for e in events if e["type"] == "xrun"]
-    if pre == 0:  # (a print's pre-roll xruns keep their negative time: not in the file)
-        xruns_s = [max(0.0, x) for x in xruns_s]
+    for e in events:  # s into the program (a print's pre-roll: negative, not in the file)
+        e["time_s"] = round((e["frame"] - t0 - pre) / fs, 3)
+        if pre == 0:
+            e["time_s"] = max(0.0, e["time_s"])
+    xruns_s = [e["time_s"] for e in events if e["type"] == "xrun"]
     return RunResult(max(0.0, (m["frames"] - start_frame - pre) / fs), stopped_by, saved, rec_s,
                      m, events, lat, xruns_s, rec_err, gr_trace)
 

@@ -716,6 +716,13 @@ void ob_engine_set_record(ob_engine *e, int on)
 /* Copy n interleaved frames between the ring, from absolute position pos
  * (wrapping at its end), and the linear buffer x: into the ring when to_ring,
  * out of it otherwise.  Called from Python's side of the rings only. */
+/* Frames queued in a ring (either side may call it). */
+static int64_t fring_fill(const fring *q)
+{
+    return atomic_load_explicit(&q->w, memory_order_acquire) -
+           atomic_load_explicit(&q->r, memory_order_acquire);
+}
+
 static void fring_copy(fring *q, int64_t pos, float *x, int64_t n, int nch, int to_ring)
 {
     for (int64_t done = 0; done < n;) {
@@ -749,20 +756,12 @@ int ob_engine_playback_write(ob_engine *e, const float *x, int frames)
 
 int ob_engine_playback_space(const ob_engine *e)
 {
-    if (!e)
-        return 0;
-    int64_t w = atomic_load_explicit(&e->play.w, memory_order_relaxed);
-    int64_t r = atomic_load_explicit(&e->play.r, memory_order_acquire);
-    return (int)(e->play.cap - (w - r));
+    return e ? (int)(e->play.cap - fring_fill(&e->play)) : 0;
 }
 
 int ob_engine_playback_queued(const ob_engine *e)
 {
-    if (!e)
-        return 0;
-    int64_t w = atomic_load_explicit(&e->play.w, memory_order_relaxed);
-    int64_t r = atomic_load_explicit(&e->play.r, memory_order_acquire);
-    return (int)(w - r);
+    return e ? (int)fring_fill(&e->play) : 0;
 }
 
 void ob_engine_playback_finish(ob_engine *e)
@@ -800,11 +799,7 @@ int ob_engine_record_read(ob_engine *e, float *x, int max_frames)
 
 int ob_engine_record_available(const ob_engine *e)
 {
-    if (!e)
-        return 0;
-    int64_t r = atomic_load_explicit(&e->rec.r, memory_order_relaxed);
-    int64_t w = atomic_load_explicit(&e->rec.w, memory_order_acquire);
-    return (int)(w - r);
+    return e ? (int)fring_fill(&e->rec) : 0;
 }
 
 /* The kind of insert a parameter id applies to (-1: any, -2: none). */

@@ -196,3 +196,27 @@ def wait_part_file(folder: Path, seconds: float, proc: subprocess.Popen,
         time.sleep(0.02)
     proc.kill()
     pytest.fail(f"{what} did not write {seconds} s within 30 s")
+
+
+def patch_gear_into_stream(client, before: set[str], gear, sends: list[int],
+                           returns: list[int]) -> None:
+    """Put a VirtualGear between a PortAudio stream's device channels (0-based
+    ``sends`` out, ``returns`` in): the stream's ports are the PortAudio ports
+    that appeared since ``before`` (names of all ports then); their default
+    connections are undone first.  PortAudio numbers its JACK ports with a
+    process-wide counter (a second stream gets in_4.. / out_4..), so device
+    channel k is the k-th new port."""
+    ours = {p.name for p in client.get_ports()} - before
+
+    def nth(kind: str) -> list[str]:
+        names = [q for q in ours if q.startswith("PortAudio") and f":{kind}_" in q]
+        return sorted(names, key=lambda q: int(q.rsplit("_", 1)[1]))
+    out_ports = [nth("out")[c] for c in sends]
+    in_ports = [nth("in")[c] for c in returns]
+    for p in out_ports:
+        for q in client.get_all_connections(p):
+            client.disconnect(p, q)
+    for p in in_ports:
+        for q in client.get_all_connections(p):
+            client.disconnect(q, p)
+    gear.wire(client, out_ports, in_ports)

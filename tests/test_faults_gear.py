@@ -15,7 +15,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import STUDIO_HEAD
+from conftest import STUDIO_HEAD, patch_gear_into_stream
 
 from host._ffi import ffi, lib
 from host.config import parse_chain
@@ -214,20 +214,7 @@ def test_killed_virtual_gear_is_reported_within_a_second_and_output_stays_aligne
     with client, eng, VirtualGear(spec) as gear:
         before = {p.name for p in client.get_ports()}
         eng.open_stream("system", [0, 1], [0, 1], source="playback", record=True)
-        ours = {p.name for p in client.get_ports()} - before
-
-        def nth(kind: str) -> list[str]:
-            names = [q for q in ours if q.startswith("PortAudio") and f":{kind}_" in q]
-            return sorted(names, key=lambda q: int(q.rsplit("_", 1)[1]))
-        sends = [nth("out")[c] for c in SENDS]
-        rets = [nth("in")[c] for c in RETS]
-        for p in sends:
-            for q in client.get_all_connections(p):
-                client.disconnect(p, q)
-        for p in rets:
-            for q in client.get_all_connections(p):
-                client.disconnect(q, p)
-        gear.wire(client, sends, rets)
+        patch_gear_into_stream(client, before, gear, SENDS, RETS)
         written = eng.playback_write(np.ascontiguousarray(prog.T))
         eng.start()
         rec: list[np.ndarray] = []

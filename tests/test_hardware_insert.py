@@ -16,6 +16,8 @@ import time
 import numpy as np
 import pytest
 
+from conftest import patch_gear_into_stream
+
 from host._ffi import ffi, lib, planar, process_blocks
 from host.config import parse_chain
 from host.engine import Engine
@@ -438,21 +440,7 @@ def test_engine_ping_measures_a_wire_gear_through_jack(jack_server):
         before = {p.name for p in client.get_ports()}
         eng.open_stream("system", [0, 1], [0, 1], source="playback")
         assert eng.device_channels == (4, 4)
-        ours = {p.name for p in client.get_ports()} - before
-        # PortAudio numbers its JACK ports with a process-wide counter (a second
-        # stream gets in_4.. / out_4..): device channel k is the k-th new port
-        def nth(kind: str) -> list[str]:
-            names = [n for n in ours if n.startswith("PortAudio") and f":{kind}_" in n]
-            return sorted(names, key=lambda n: int(n.rsplit("_", 1)[1]))
-        sends = [nth("out")[c] for c in SENDS]
-        rets = [nth("in")[c] for c in RETS]
-        for p in sends:
-            for q in client.get_all_connections(p):
-                client.disconnect(p, q)
-        for p in rets:
-            for q in client.get_all_connections(p):
-                client.disconnect(q, p)
-        gear.wire(client, sends, rets)
+        patch_gear_into_stream(client, before, gear, SENDS, RETS)
         eng.start()
         time.sleep(0.05)
         sig = ping_signal(FS, 0.5, -20.0)

@@ -22,6 +22,9 @@ from pathlib import Path
 from host.deliverables import PRESETS, Deliverable, output_path, preset_table
 from host.errors import OutboardError
 
+#: master()'s stages for a deliverable: no chain of its own, the loudness search is the work
+DELIVER_WEIGHTS = {"read": 0.05, "resample": 0.05, "chain": 0.05, "loudness": 0.75,
+                   "write": 0.1}
 #: presets delivered from a bare audio file when --preset is not given
 DEFAULT_PRESETS = ("streaming", "club", "cd", "vinyl")
 SESSION_SUFFIXES = (".toml",)
@@ -113,12 +116,11 @@ def plan(sources: list[Path], presets: str | None = None,
 
 def _work(job: Job, index: int, progress_q, report: bool) -> tuple[int, dict | None, str | None]:
     """One job in a worker process: (index, summary or None, error line or None)."""
+    from host.render import overall_fraction
+
     def progress(stage: str, frac: float) -> None:
-        weights = {"read": 0.05, "resample": 0.05, "chain": 0.05, "loudness": 0.75,
-                   "write": 0.1}
-        order = list(weights)
-        done = sum(weights[s] for s in order[:order.index(stage)]) + weights[stage] * frac
-        if progress_q is not None:
+        if progress_q is not None:  # (a deliverable's chain is empty: its limiter is the work)
+            done = overall_fraction(stage, frac, DELIVER_WEIGHTS)
             progress_q.put((index, min(0.95, done)))
 
     from host.deliverables import render_deliverable

@@ -59,7 +59,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 def cmd_master(args: argparse.Namespace) -> int:
     from host.audiofile import atomic_path, check_writable
     from host.config import default_chain, load_chain
-    from host.render import MasterSettings, master
+    from host.render import MasterSettings, master, overall_fraction
 
     config = load_chain(args.chain) if args.chain else default_chain()
     m = config.master
@@ -93,13 +93,10 @@ def cmd_master(args: argparse.Namespace) -> int:
         bar = Progress(TextColumn("{task.description:<10}"), BarColumn(),
                        TextColumn("{task.percentage:>3.0f}%"), TimeRemainingColumn(),
                        transient=True)
-        weights = {"read": 0.05, "resample": 0.05, "chain": 0.35, "loudness": 0.5, "write": 0.05}
-        order = list(weights)
         task = bar.add_task("master", total=1.0)
 
         def progress(stage: str, frac: float) -> None:
-            before = sum(weights[s] for s in order[:order.index(stage)])
-            bar.update(task, completed=before + weights[stage] * frac, description=stage)
+            bar.update(task, completed=overall_fraction(stage, frac), description=stage)
 
         with bar:
             result = master(args.input, args.output, config, settings, progress)

@@ -41,6 +41,17 @@ LOUDNESS_TOLERANCE_LU = 0.05
 MAX_GAIN_DB = 30.0
 
 
+#: master()'s stages in order, with the share of the work each takes (for one
+#: progress fraction); a chain of its own (not a bare deliverable) weighs more
+STAGE_WEIGHTS = {"read": 0.05, "resample": 0.05, "chain": 0.35, "loudness": 0.5, "write": 0.05}
+
+
+def overall_fraction(stage: str, frac: float, weights: dict[str, float] = STAGE_WEIGHTS) -> float:
+    """master()'s ``progress(stage, frac)`` as one fraction of the whole, 0..1."""
+    order = list(weights)
+    return sum(weights[s] for s in order[:order.index(stage)]) + weights[stage] * frac
+
+
 @dataclass
 class MasterSettings:
     target_lufs: float | None = None      # LUFS; None: keep the chain's level

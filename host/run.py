@@ -284,8 +284,9 @@ def _loop(engine, program, recorder, record_path, duration_s, view, title, lat, 
     load_max = 0.0
     gr_max = {n: 0.0 for n in gr_names}
     gr_trace: dict[str, list[tuple[float, float]]] = {n: [] for n in gr_names}
-    hw_names = list(engine.meters()["hardware"])
+    hw_names = list(m["hardware"])
     hw_prev: dict[str, tuple[float, float]] = {}
+    hw_frames = m0["frames"]  # engine frame of the previous energies
     last_frames, last_advance = m["frames"], time.monotonic()
     try:
         if live is not None:
@@ -318,10 +319,11 @@ def _loop(engine, program, recorder, record_path, duration_s, view, title, lat, 
                 before = hw_prev.get(n, cur)
                 hw_prev[n] = cur
                 change = level_change_db(before, cur, len(m["output_peak_dbfs"]),
-                                         REFRESH_S * fs)
+                                         m["frames"] - hw_frames)
                 if t >= 0 and change is not None:
                     gr_trace.setdefault(hw_label(n), []).append((round(t, 3),
                                                                  max(0.0, -change)))
+            hw_frames = m["frames"]
             now = time.monotonic()
             if m["frames"] != last_frames:
                 last_frames, last_advance = m["frames"], now

@@ -106,10 +106,9 @@ def cmd_master(args: argparse.Namespace) -> int:
     if args.report:
         with atomic_path(args.report) as tmp:
             tmp.write_text(json.dumps(report, indent=2) + "\n")
-        from host.audiofile import read_audio
         from host.report import measure_program, plot_report
 
-        out = read_audio(result.output)
+        out = result.written
         rep = measure_program(out.data, out.sample_rate, ceiling_dbtp=settings.ceiling_dbtp,
                               gain_reduction=result.gr_traces or None)
         if settings.target_lufs is not None:

@@ -235,7 +235,6 @@ def render_deliverable(src: Path, d: Deliverable, dst: Path, *, report: bool = T
     measured on the file written), sample_rate, bit_depth, target_reached, note,
     report paths.
     """
-    from host.audiofile import read_audio
     from host.config import ChainConfig
     from host.render import master
 
@@ -256,7 +255,7 @@ def render_deliverable(src: Path, d: Deliverable, dst: Path, *, report: bool = T
         from host.printing import report_paths
         from host.report import measure_program, write_report
 
-        out = read_audio(dst)
+        out = res.written
         ceiling = d.ceiling_dbtp if d.limiter else (d.peak_dbtp if d.peak_dbtp is not None
                                                     else d.ceiling_dbtp)
         rep = measure_program(out.data, out.sample_rate, ceiling_dbtp=ceiling,

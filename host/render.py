@@ -25,6 +25,7 @@ import numpy as np
 
 from host.analysis import analyze_audio
 from host.audiofile import (
+    Audio,
     check_distinct,
     check_writable,
     output_format,
@@ -78,6 +79,8 @@ class MasterResult:
     settings: dict = field(default_factory=dict)
     #: dynamics stage name -> (time s, max gain reduction dB per trace_s)
     gr_traces: dict = field(default_factory=dict)
+    #: the file as written and read back (what output_analysis measured; reports)
+    written: Audio | None = None
 
     def report(self) -> dict:
         return {
@@ -232,11 +235,10 @@ def master(
     say("write", 1.0)
 
     out = read_audio(dst)
+    out_analysis = analyze_audio(out)
     if not st.limiter:
-        from host.dsp.limiter import true_peak_dbtp
-
-        tp = true_peak_dbtp(out.data, out.sample_rate)
-        if tp > st.ceiling_dbtp + 0.05:
+        tp = out_analysis["true_peak_dbtp"]
+        if tp is not None and tp > st.ceiling_dbtp + 0.05:
             note = (note + "; " if note else "") + (
                 f"true peak {tp:.2f} dBTP is over the {st.ceiling_dbtp:.1f} dBTP ceiling "
                 "(this deliverable has no limiter)")
@@ -252,7 +254,8 @@ def master(
               for s in pre.stages + lim_chain.stages]
     return MasterResult(
         output=Path(dst), gain_db=gain, iterations=iterations, target_reached=reached,
-        note=note, input_analysis=analyze_audio(audio), output_analysis=analyze_audio(out),
+        note=note, input_analysis=analyze_audio(audio), output_analysis=out_analysis,
+        written=out,
         stages=stages, gr_traces=traces,
         settings={"target_lufs": st.target_lufs, "ceiling_dbtp": st.ceiling_dbtp,
                   "limiter": st.limiter, "peak_dbtp": st.peak_dbtp,

@@ -3,13 +3,13 @@ against what a user would script instead: pyloudnorm to measure, one gain to
 the target, pedalboard's true-peak BrickwallLimiter, soundfile to write (one
 pass: the limiter then leaves the file under the target, which the row names).
 
-Ours (``host.deliverables.render_deliverable``, report off) reads the file,
+Ours (``host.offline.deliverables.render_deliverable``, report off) reads the file,
 iterates the gain until the limited program is within 0.05 LU of the target,
 dithers, writes atomically and measures the file written.  Both rows name the
 loudness and true peak reached, measured by pyloudnorm and a 16x oversampler.
 
 Also the batch: four deliverables (streaming, club, CD, vinyl) in one process
-against the same over every core (``host.batch.run_jobs``).
+against the same over every core (``host.offline.batch.run_jobs``).
 """
 
 from __future__ import annotations
@@ -42,9 +42,10 @@ def run() -> list[Row]:
     import pedalboard
     import pyloudnorm
 
-    from host.batch import plan, run_jobs
-    from host.deliverables import PRESETS, render_deliverable
-    from host.demo import synth_program
+    from host.offline.batch import plan, run_jobs
+    from host.model.release import PRESETS
+    from host.offline.deliverables import render_deliverable
+    from host.cli.demo import synth_program
 
     rows: list[Row] = []
     with tempfile.TemporaryDirectory() as d:

@@ -13,7 +13,7 @@ References, same run:
   (HighpassFilter is first order, PeakFilter, HighShelfFilter, Compressor,
   Gain, BrickwallLimiter true_peak=True, 4x) at ``buffer_size=128``, without
   meters: the library a user would reach for.
-- ``host.chain.Chain`` driven from Python at 128 frames per block (the same
+- ``host.offline.chain.Chain`` driven from Python at 128 frames per block (the same
   kernels, a Python loop calling each one per block): what a Python audio
   callback would pay.
 """
@@ -25,9 +25,9 @@ import pedalboard
 
 from bench_limiter import loud_music_like
 from common import Row, best_time
-from host.chain import Chain
-from host.config import parse_chain
-from host.engine import Engine
+from host.offline.chain import Chain
+from host.model.config import parse_chain
+from host.live.engine import Engine
 
 FS = 48000
 BLOCK = 128
@@ -73,5 +73,5 @@ def run() -> list[Row]:
         Row(f"engine chain+meters, stereo, 128-frame blocks ({load:.1%} DSP load)", 2 * n,
             ours, "pedalboard chain (JUCE), buffer_size=128, no meters", ref),
         Row("engine chain+meters, one 128-frame block (callback cost)", 2 * BLOCK,
-            ours / blocks, "host.chain.Chain driven per block from Python", py / blocks),
+            ours / blocks, "host.offline.chain.Chain driven per block from Python", py / blocks),
     ]

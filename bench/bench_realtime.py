@@ -13,7 +13,7 @@ Offline DSP load: the best of N timings of ``Engine.process`` over 10 s of
 loud music-like noise with ``max_block`` = the period (the C code path of the
 stream callback, without any stream), divided by the number of blocks and by
 the block's duration.  Reference, same run: the same chain as
-``host.chain.Chain`` driven block by block from Python.
+``host.offline.chain.Chain`` driven block by block from Python.
 
 Live conditions, one child process each, 60 s by default, at each JACK period
 (128 and 64 frames):
@@ -24,7 +24,7 @@ Live conditions, one child process each, 60 s by default, at each JACK period
     played from the engine's playback ring (filled before the start).
 ``py``
     An ordinary ``sounddevice.Stream`` whose Python callback runs the same
-    kernels through their Python wrappers (``host.chain.Chain.process`` on a
+    kernels through their Python wrappers (``host.offline.chain.Chain.process`` on a
     copy of the block, copied into ``outdata``): what a sounddevice user would
     write.  Same device channels (2 in, 8 out: program on 1-2, monitors on 7-8).
 main thread ``busy`` / ``idle`` / ``busy-proc``
@@ -135,7 +135,7 @@ RESULT_TAG = "RESULT "
 
 
 def _session():
-    from host.session import load_session
+    from host.model.session import load_session
 
     return load_session(SESSION)
 
@@ -158,10 +158,10 @@ def offline_load(period: int, repeat: int = 5) -> dict[str, float]:
     dict
         ``engine_s`` (s per block, C engine with meters), ``engine_load``
         (share of the block's duration), ``chain_s`` / ``chain_load`` (the
-        same kernels driven per block from Python, host.chain.Chain).
+        same kernels driven per block from Python, host.offline.chain.Chain).
     """
-    from host.chain import Chain
-    from host.engine import Engine
+    from host.offline.chain import Chain
+    from host.live.engine import Engine
 
     cfg = _session().chain
     x = _program(OFFLINE_SECONDS)
@@ -187,7 +187,7 @@ def run() -> list[Row]:
         r = offline_load(period, repeat=3)
         rows.append(Row(f"session_stereo_master chain, one {period}-frame block "
                         f"({r['engine_load']:.1%} DSP load)", 2 * period, r["engine_s"],
-                        f"host.chain.Chain per block from Python ({r['chain_load']:.1%})",
+                        f"host.offline.chain.Chain per block from Python ({r['chain_load']:.1%})",
                         r["chain_s"]))
     return rows
 
@@ -311,7 +311,7 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
                            "main": load, "period": period}
     main_tid = threading.get_native_id()
     if kind == "c":
-        from host.engine import Engine
+        from host.live.engine import Engine
 
         eng = Engine(FS, 2, session.chain, max_block=4096,
                      ring_seconds=program.shape[1] / FS + 1.0)
@@ -351,7 +351,7 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
                    nonfinite=m1["nonfinite"], playback_underruns=m1["playback_underruns"])
         exclude = {main_tid, sampler_tid}
     else:
-        from host.chain import Chain
+        from host.offline.chain import Chain
 
         chain = Chain(session.chain, FS, 2)
         nprog = program.shape[1]

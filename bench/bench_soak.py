@@ -7,7 +7,7 @@ with a hardware insert added before the limiter, on a virtual wire unit
 (:class:`host.sim.gear.VirtualGear`, its own process; its JACK callback in C by
 default, ``native/gear_wire.c``, as punctual as a real unit, or in Python) patched between
 interface outputs/inputs 3-4, streaming stereo at 48 kHz with a 32-frame JACK
-period.  The session goes through ``host.stream.SessionStream`` as ``outboard
+period.  The session goes through ``host.live.stream.SessionStream`` as ``outboard
 run`` does: the insert's round trip is pinged in the stream first, then the
 program (loud music-like noise, looped) is fed to the engine's playback ring
 by a Python thread, as ``run`` feeds a file.  Meanwhile the main Python
@@ -101,7 +101,7 @@ def run() -> list[Row]:
     r = offline_load(PERIOD, repeat=3)
     return [Row(f"session_stereo_master chain, one {PERIOD}-frame block "
                 f"({r['engine_load']:.1%} DSP load)", 2 * PERIOD, r["engine_s"],
-                f"host.chain.Chain per block from Python ({r['chain_load']:.1%})",
+                f"host.offline.chain.Chain per block from Python ({r['chain_load']:.1%})",
                 r["chain_s"])]
 
 
@@ -112,8 +112,8 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
     """Run the soak in this process (JACK_DEFAULT_SERVER names the private server)."""
     from bench_limiter import loud_music_like
 
-    from host.session import load_session
-    from host.stream import SessionStream
+    from host.model.session import load_session
+    from host.live.stream import SessionStream
 
     seconds, log = float(spec["seconds"]), spec["log"]
     folder = Path(tempfile.mkdtemp(prefix="outboard-soak-"))

@@ -11,10 +11,10 @@ from __future__ import annotations
 import os
 import struct
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Iterator
 
 import numpy as np
 import soundfile as sf

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from host.config import load_chain, parse_chain
+from host.model.session import load_chain
+from host.model.config import parse_chain
 from host.errors import ConfigError
 
 CONFIGS = sorted((Path(__file__).parent.parent / "configs").glob("*.toml"))

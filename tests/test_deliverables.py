@@ -14,9 +14,9 @@ import pytest
 import soundfile as sf
 from scipy import signal as ss
 
-from host.batch import plan, run_jobs
+from host.offline.batch import plan, run_jobs
 from host.cli import main
-from host.deliverables import EXTENSIONS, PRESETS
+from host.model.release import EXTENSIONS, PRESETS
 
 FS = 48000
 
@@ -231,7 +231,7 @@ def test_a_session_without_its_print_says_to_print_first(tmp_path, capsys):
 ])
 def test_release_errors_name_the_key(tmp_path, table, key):
     from host.errors import ConfigError
-    from host.session import load_session
+    from host.model.session import load_session
 
     head = SESSION.split("[release]")[0]
     body = "[release]\n" + table if not table.startswith("[[") else "[release]\n" + table

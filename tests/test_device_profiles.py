@@ -16,7 +16,7 @@ import pytest
 from host.errors import ConfigError
 from host.midi import laws
 from host.midi.profiles import DEVICES_DIR, list_profiles, load_profile
-from host.sim.gear import COMPRESSOR_KNOBS, eq_knobs
+from host.model.virtual_gear import COMPRESSOR_KNOBS, eq_knobs
 
 SHIPPED = list_profiles()
 REAL = [n for n in SHIPPED if not n.startswith("outboard_virtual_")]

@@ -1,5 +1,5 @@
 """`outboard devices`: audio devices from PortAudio, MIDI ports from
-python-rtmidi, as a table or JSON (host.devices)."""
+python-rtmidi, as a table or JSON (host.cli.devices)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from host.devices import add_devices_parser, cmd_devices, list_audio_devices, list_midi_ports
+from host.cli.devices import add_parser, cmd_devices, list_audio_devices, list_midi_ports
 
 JACK_API = "JACK Audio Connection Kit"
 
@@ -60,7 +60,7 @@ def test_midi_listing_reports_an_absent_jack_server_without_crashing() -> None:
 
     env = dict(os.environ, JACK_DEFAULT_SERVER=f"outboard-test-absent-{os.getpid()}")
     proc = subprocess.run(
-        [sys.executable, "-c", "import json; from host.devices import list_midi_ports; "
+        [sys.executable, "-c", "import json; from host.cli.devices import list_midi_ports; "
          "print(json.dumps(list_midi_ports()))"],
         env=env, cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True,
         timeout=60)
@@ -74,7 +74,7 @@ def test_midi_listing_reports_an_absent_jack_server_without_crashing() -> None:
 
 def run_cli(capsys, *argv: str) -> str:
     p = argparse.ArgumentParser(prog="outboard")
-    add_devices_parser(p.add_subparsers(dest="command", required=True))
+    add_parser(p.add_subparsers(dest="command", required=True))
     args = p.parse_args(["devices", *argv])
     assert args.func is cmd_devices
     assert args.func(args) == 0

@@ -2,7 +2,7 @@
 assembles, its ramps, NaN guard, rings and meters offline, and live on the
 JACK server (dummy backend) through a PortAudio stream whose callback is C.
 
-References: the offline Python chain (host.chain.Chain: the same kernels run
+References: the offline Python chain (host.offline.chain.Chain: the same kernels run
 one after the other by a different driver), scipy.signal (butter, sosfilt),
 the RBJ cookbook formulas, closed-form ramps and static compressor curves,
 EBU Tech 3341 case 1, pyloudnorm, and numpy's float32 arithmetic.
@@ -19,12 +19,12 @@ import pytest
 from scipy import signal
 
 from conftest import sine
-from host.chain import Chain
-from host.config import parse_chain
+from host.offline.chain import Chain
+from host.model.config import parse_chain
 from host.dsp.biquad import Equalizer
 from host.dsp.compressor import Compressor
 from host.dsp.limiter import Limiter
-from host.engine import Engine
+from host.live.engine import Engine
 
 FS = 48000.0
 RAMP = int(round(0.020 * FS))  # gain / bypass ramp, samples (20 ms)

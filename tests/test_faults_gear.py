@@ -18,8 +18,8 @@ import pytest
 from conftest import STUDIO_HEAD, patch_gear_into_stream
 
 from host._ffi import ffi, lib
-from host.config import parse_chain
-from host.engine import Engine
+from host.model.config import parse_chain
+from host.live.engine import Engine
 from host.errors import ConfigError
 
 FS = 48000.0
@@ -201,7 +201,8 @@ def test_on_return_lost_is_validated_in_the_session():
 def test_killed_virtual_gear_is_reported_within_a_second_and_output_stays_aligned(jack_server):
     import jack
 
-    from host.sim.gear import GearSpec, VirtualGear
+    from host.model.virtual_gear import GearSpec
+    from host.sim.virtual_gear import VirtualGear
 
     Lj = 100
     eng = Engine(FS, 2, cfg([hw(latency_samples=float(Lj))]))

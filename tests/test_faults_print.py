@@ -28,7 +28,7 @@ import soundfile as sf
 
 from conftest import STUDIO_HEAD, sine_and_noise, wait_part_file
 
-from host.config import parse_chain
+from host.model.config import parse_chain
 
 ROOT = Path(__file__).resolve().parent.parent
 SESSION = ROOT / "configs" / "session_jack_studio.toml"   # digital chain, embedded_jack
@@ -63,7 +63,7 @@ def offline_print(x: np.ndarray) -> np.ndarray:
     aligned, the pre-roll dropped.  (frames + POST, 2) float32."""
     import tomllib
 
-    from host.engine import Engine
+    from host.live.engine import Engine
 
     chain = parse_chain({"chain": tomllib.loads(SESSION.read_text())["chain"]})
     z = np.zeros((PRE, 2), np.float32)

@@ -24,7 +24,7 @@ import soundfile as sf
 from conftest import PrivateJack, forget_clients, sine_and_noise, wait_part_file
 
 from host.cli import main
-from host.config import parse_chain
+from host.model.config import parse_chain
 
 ROOT = Path(__file__).resolve().parent.parent
 SESSION = ROOT / "configs" / "session_jack_studio.toml"
@@ -40,7 +40,7 @@ def offline(x: np.ndarray) -> np.ndarray:
     """What the session's chain computes for ``x`` (frames, ch), aligned."""
     import tomllib
 
-    from host.engine import Engine
+    from host.live.engine import Engine
 
     chain = parse_chain({"chain": tomllib.loads(SESSION.read_text())["chain"]})
     return Engine(FS, 2, chain).process_aligned(np.ascontiguousarray(x.T)).T
@@ -147,7 +147,7 @@ def test_disk_full_stops_recording_keeps_a_valid_file_and_says_so(jack_server, s
 
 SPY = """
 import json, sys
-import host.run as run
+import host.live.run as run
 real = run.run_session
 def spy(*a, **k):
     r = real(*a, **k)

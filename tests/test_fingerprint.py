@@ -1,4 +1,4 @@
-"""Sonic fingerprint of hardware inserts (host.fingerprint) in the embedded studio:
+"""Sonic fingerprint of hardware inserts (host.gear.fingerprint) in the embedded studio:
 a wire is flat and linear, an EQ's peak matches the RBJ cookbook's closed form,
 a compressor's level curve matches its static curve (Giannoulis et al. 2012,
 eq. 4), and `check` finds a knob moved over MIDI at the right frequencies /
@@ -14,10 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from host import fingerprint as fpm
+from host.cli import fingerprint as fingerprint_cli
+from host.gear import fingerprint as fpm
 from host.errors import OutboardError
-from host.session import load_session
-from host.stream import SessionStream
+from host.model.session import load_session
+from host.live.stream import SessionStream
 
 FS = 48000
 
@@ -86,7 +87,7 @@ def static_gain_db(x: float, t: float, r: float, w: float) -> float:
 
 def send_cc(ss: SessionStream, messages: list[list[int]], expected: dict[str, float]) -> dict:
     """Send control changes to the insert's virtual gear and wait for its report."""
-    from host.sim.gear import PlayRecordClient
+    from host.sim.probe import PlayRecordClient
 
     gear = ss.rack.units[0][0]
     with PlayRecordClient("fp-midi", outputs=0, inputs=0, midi_out=True) as probe:
@@ -119,7 +120,7 @@ def test_analysis_of_a_known_filter_and_delay_reads_the_closed_form():
 
 
 def test_level_steps_stay_under_their_peaks_and_the_sweep_under_its_true_peak():
-    from host.latency import true_peak
+    from host.gear.latency import true_peak
 
     s = fpm.level_signal(FS, [-40.0, -10.0])
     assert np.max(np.abs(s)) <= 10 ** (-10 / 20) + 1e-9
@@ -164,7 +165,7 @@ def test_a_missing_or_corrupt_store_is_one_clear_error(tmp_path):
 def test_a_wire_gear_is_flat_and_its_level_curve_linear(jack_server, tmp_path, capsys):
     s = load_session(session(tmp_path, '{ delay_samples = 37.25 }'))
     args = argparse.Namespace(session=s.path, check=False, json=False)
-    assert fpm.cmd_fingerprint(args) == 0
+    assert fingerprint_cli.cmd_fingerprint(args) == 0
     path = tmp_path / "s.fingerprint.json"
     assert f"saved to {path}" in capsys.readouterr().out
     data = json.loads(path.read_text())
@@ -178,7 +179,7 @@ def test_a_wire_gear_is_flat_and_its_level_curve_linear(jack_server, tmp_path, c
     assert np.max(np.abs(gains)) < 0.1, gains
     assert all(lat > 37 for lat in fp.latency_samples)
     args = argparse.Namespace(session=s.path, check=True, json=True, tolerance_db=0.5)
-    assert fpm.cmd_fingerprint(args) == 0
+    assert fingerprint_cli.cmd_fingerprint(args) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["clean"] and report["checked"] == ["unit"] and report["differences"] == []
 
@@ -261,4 +262,4 @@ def test_check_finds_a_compressor_threshold_moved_at_the_loud_levels_only(jack_s
 def test_check_of_a_session_without_a_fingerprint_is_one_clear_error(jack_server, tmp_path):
     s = load_session(session(tmp_path, '{ delay_samples = 37 }'))
     with pytest.raises(OutboardError, match="no stored fingerprint"):
-        fpm.check_session(s, quiet)
+        fingerprint_cli.check_session(s, quiet)

@@ -28,10 +28,11 @@ import soundfile as sf
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from host.config import load_chain, parse_chain
+from host.model.session import load_chain
+from host.model.config import parse_chain
 from host.errors import OutboardError
 from host.midi.profiles import load_profile
-from host.session import load_session, parse_session
+from host.model.session import load_session, parse_session
 
 ROOT = Path(__file__).resolve().parent.parent
 SESSIONS = sorted((ROOT / "configs").glob("session_*.toml"))

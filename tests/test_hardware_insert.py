@@ -19,8 +19,8 @@ import pytest
 from conftest import patch_gear_into_stream
 
 from host._ffi import ffi, lib, planar, process_blocks
-from host.config import parse_chain
-from host.engine import Engine
+from host.model.config import parse_chain
+from host.live.engine import Engine
 from host.errors import ConfigError
 
 FS = 48000.0
@@ -406,14 +406,14 @@ def test_hardware_config_keys_defaults_and_errors():
 
 
 def test_offline_chain_refuses_a_hardware_insert_and_master_reports_it(tmp_path):
-    from host.chain import Chain
+    from host.offline.chain import Chain
 
     with pytest.raises(ValueError, match="hardware insert unit needs the real-time engine"):
         Chain(cfg([hw()]), FS, 2)
     import scipy.io.wavfile
 
     from host.errors import OutboardError
-    from host.render import master
+    from host.offline.render import master
 
     src, dst = tmp_path / "in.wav", tmp_path / "out.wav"
     scipy.io.wavfile.write(src, 48000, np.zeros((4800, 2), np.float32))
@@ -428,8 +428,10 @@ def test_offline_chain_refuses_a_hardware_insert_and_master_reports_it(tmp_path)
 def test_engine_ping_measures_a_wire_gear_through_jack(jack_server):
     import jack
 
-    from host.latency import measure_channels, ping_signal
-    from host.sim.gear import LOOP_PERIODS, GearSpec, VirtualGear
+    from host.gear.latency import measure_channels, ping_signal
+    from host.sim.gear import LOOP_PERIODS
+    from host.model.virtual_gear import GearSpec
+    from host.sim.virtual_gear import VirtualGear
 
     period = jack_server.period
     D = [37.25, 40.0]

@@ -1,4 +1,4 @@
-"""Round-trip latency of an insert (host.latency): offline against known delays made
+"""Round-trip latency of an insert (host.gear.latency): offline against known delays made
 here by FFT phase shift, through virtual gear on the JACK server, and against
 jack_iodelay (Fons Adriaensen's MTDM, jackd2's example client) on the same loop."""
 
@@ -16,13 +16,10 @@ import pytest
 import scipy.signal
 
 from host.errors import OutboardError
-from host.latency import (
-    NoSignalError,
-    measure_channels,
-    measure_round_trip,
-    ping_signal,
-)
-from host.sim.gear import GearSpec, PlayRecordClient, VirtualGear
+from host.gear.latency import NoSignalError, measure_channels, measure_round_trip, ping_signal
+from host.model.virtual_gear import GearSpec
+from host.sim.probe import PlayRecordClient
+from host.sim.virtual_gear import VirtualGear
 
 PID = os.getpid()
 FS = 48000.0

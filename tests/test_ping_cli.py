@@ -128,7 +128,8 @@ def test_repeated_measurements_agree_within_five_hundredths_of_a_sample(jack_ser
 def test_ping_agrees_with_jack_iodelay_on_the_same_gear(jack_server, tmp_path, capsys):
     import jack
 
-    from host.sim.gear import GearSpec, VirtualGear
+    from host.model.virtual_gear import GearSpec
+    from host.sim.virtual_gear import VirtualGear
 
     delay = 57.25
     p = session(tmp_path, f"{{ delay_samples = {delay} }}")

@@ -1,4 +1,4 @@
-"""MIDI recall (host.midi.recall, host.recall_cli) onto virtual gear over real JACK MIDI.
+"""MIDI recall (host.midi.recall, host.cli.recall) onto virtual gear over real JACK MIDI.
 
 The gear (host.sim.gear, its own process) reports every knob it holds; those
 reports are the reference: each recalled knob must land within the resolution
@@ -28,9 +28,11 @@ from host.errors import ConfigError
 from host.midi import encode, laws
 from host.midi.profiles import load_profile
 from host.midi.recall import plan, recall_session, verify_session
-from host.recall_cli import EXIT_NOT_RECALLED, add_recall_parser
-from host.session import load_session
-from host.sim.gear import GearSpec, PlayRecordClient, VirtualGear
+from host.cli.recall import EXIT_NOT_RECALLED, add_parser
+from host.model.session import load_session
+from host.model.virtual_gear import GearSpec
+from host.sim.probe import PlayRecordClient
+from host.sim.virtual_gear import VirtualGear
 
 PID = os.getpid()
 COMP = f"trm-comp-{PID}"
@@ -125,7 +127,7 @@ def eq_gear(jack_server):
 
 def run_cli(argv: list[str]) -> tuple[int, str]:
     ap = argparse.ArgumentParser()
-    add_recall_parser(ap.add_subparsers())
+    add_parser(ap.add_subparsers())
     args = ap.parse_args(["recall", *argv])
     out = io.StringIO()
     with contextlib.redirect_stdout(out):

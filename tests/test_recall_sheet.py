@@ -1,4 +1,4 @@
-"""Recall sheets (host.recall_sheet): every parameter with its value and unit,
+"""Recall sheets (host.gear.recall_sheet): every parameter with its value and unit,
 pointers where the parameter's law puts them, a self-contained HTML, a PNG,
 and one-line errors for a bad session or profile."""
 
@@ -13,7 +13,8 @@ import pytest
 
 from host.errors import OutboardError
 from host.midi.profiles import load_profile
-from host.recall_sheet import add_recall_sheet_parser, angle_deg, control, log_marks, position
+from host.cli.recall_sheet import add_parser
+from host.gear.recall_sheet import angle_deg, control, log_marks, position
 
 HEAD = """
 [interface]
@@ -64,7 +65,7 @@ def write(tmp_path: Path, text: str, name: str = "s.toml") -> Path:
 def run(argv: list[str], capsys) -> tuple[int, str, str]:
     """The CLI's contract (host.cli.main): an OutboardError is one line, exit 2."""
     ap = argparse.ArgumentParser(prog="outboard")
-    add_recall_sheet_parser(ap.add_subparsers())
+    add_parser(ap.add_subparsers())
     args = ap.parse_args(["recall-sheet", *argv])
     try:
         code = args.func(args)

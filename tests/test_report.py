@@ -1,4 +1,4 @@
-"""Per-deliverable reports (host.report): figures against independent references.
+"""Per-deliverable reports (host.offline.report): figures against independent references.
 
 References: pyloudnorm (BS.1770 loudness), numpy.corrcoef (correlation),
 scipy.signal.welch (spectrum estimate), scipy.signal.resample_poly (true-peak
@@ -17,7 +17,7 @@ import pytest
 from scipy import signal
 
 from conftest import sine
-from host.report import measure_program, plot_report, write_report
+from host.offline.report import measure_program, plot_report, write_report
 
 FS = 48000
 

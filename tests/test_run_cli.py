@@ -16,7 +16,7 @@ import pytest
 import soundfile as sf
 
 from host.cli import main
-from host.config import parse_chain
+from host.model.config import parse_chain
 
 ROOT = Path(__file__).resolve().parent.parent
 SESSION = ROOT / "configs" / "session_jack_studio.toml"
@@ -42,7 +42,7 @@ def mix(tmp_path) -> Path:
 def test_run_records_the_same_samples_as_the_offline_engine(jack_server, mix, tmp_path, capsys):
     import tomllib
 
-    from host.engine import Engine
+    from host.live.engine import Engine
 
     out = tmp_path / "rec.wav"
     code = main(["run", str(SESSION), "--input", str(mix), "--record", str(out), "-q"])

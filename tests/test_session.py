@@ -1,5 +1,5 @@
 """Session files: validation of the file alone, resolution against PortAudio,
-and the embedded JACK studio (host.session)."""
+and the embedded JACK studio (host.model.session)."""
 
 from __future__ import annotations
 
@@ -9,14 +9,8 @@ from pathlib import Path
 import pytest
 
 from host.errors import ConfigError
-from host.session import (
-    ResolvedDevice,
-    Session,
-    StudioWarning,
-    ensure_studio,
-    load_session,
-    resolve_device,
-)
+from host.live.device import ResolvedDevice, StudioWarning, ensure_studio, resolve_device
+from host.model.session import Session, load_session
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 EXAMPLES = ["session_jack_studio.toml", "session_8x8_interface.toml",
@@ -85,7 +79,7 @@ def test_example_sessions_validate(name: str) -> None:
 
 
 def test_stereo_master_session_mirrors_the_stereo_master_chain() -> None:
-    from host.config import load_chain
+    from host.model.session import load_chain
 
     s = load_session(CONFIGS / "session_stereo_master.toml")
     ref = load_chain(CONFIGS / "stereo_master.toml")
@@ -94,7 +88,7 @@ def test_stereo_master_session_mirrors_the_stereo_master_chain() -> None:
 
 
 def test_a_session_file_works_as_a_chain_file_and_is_validated_whole(tmp_path: Path) -> None:
-    from host.config import load_chain
+    from host.model.session import load_chain
 
     path = CONFIGS / "session_stereo_master.toml"
     assert load_chain(path).inserts == load_session(path).chain.inserts
@@ -338,7 +332,8 @@ def test_ensure_studio_leaves_other_host_apis_alone(no_new_server, tmp_path: Pat
 STUDIO_SCRIPT = r"""
 import json, sys
 import jack
-from host.session import ensure_studio, load_session, resolve_device
+from host.live.device import ensure_studio, resolve_device
+from host.model.session import load_session
 
 s = load_session(sys.argv[1])
 server = ensure_studio(s)

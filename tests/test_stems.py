@@ -1,4 +1,4 @@
-"""Stem mastering (host.stems): session syntax, mixing to the master bus, and
+"""Stem mastering (host.offline.stems): session syntax, mixing to the master bus, and
 alignment, checked against numpy closed forms, scipy.signal and soxr."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import soxr
 from scipy.signal import butter, sosfilt
 
 from host.errors import AudioFileError, ConfigError, OutboardError
-from host.session import load_session
-from host.stems import StemMix, balance_gains, mix_stems, resampled_frames
+from host.model.session import load_session
+from host.offline.stems import StemMix, balance_gains, mix_stems, resampled_frames
 from conftest import sine
 
 FS = 48000
@@ -97,7 +97,7 @@ def test_balance_follows_the_constant_power_law(tmp_path, rng, pan):
     x = noise(rng, 0.25)
     m = mix(session_file(tmp_path, [stem_toml("music", write_stem(tmp_path, "music", x),
                                               f"pan = {pan}\ngain_db = -2.0")]))
-    theta = (pan + 1) * np.pi / 4                      # closed form, stated in host.stems
+    theta = (pan + 1) * np.pi / 4                      # closed form, stated in host.offline.stems
     gl, gr = np.sqrt(2) * np.cos(theta), np.sqrt(2) * np.sin(theta)
     g = 10 ** (-2 / 20)
     np.testing.assert_allclose(m.data[:, 0], x[0] * g * gl, rtol=0, atol=1e-6)

@@ -18,14 +18,10 @@ import pytest
 import scipy.signal
 
 from host.errors import OutboardError
-from host.sim.gear import (
-    FIR_GROUP_DELAY_ERROR_SAMPLES,
-    FIR_RESIDUAL_DB,
-    GearSpec,
-    PlayRecordClient,
-    VirtualGear,
-    delay_plan,
-)
+from host.sim.fractional_delay import FIR_GROUP_DELAY_ERROR_SAMPLES, FIR_RESIDUAL_DB, delay_plan
+from host.model.virtual_gear import GearSpec
+from host.sim.probe import PlayRecordClient
+from host.sim.virtual_gear import VirtualGear
 
 PID = os.getpid()
 # A loop from the test client's outputs back to its inputs through the gear (another

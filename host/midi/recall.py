@@ -22,7 +22,7 @@ profile, its value in the parameter's range (or a position of a table law);
 manual parameters are allowed (they go on the recall sheet).
 ``snapshots``: named tables of the same form, overriding ``settings``.
 Everything is checked when the session loads (:func:`check_insert_midi`,
-called by host.config); an error names the insert, the key and the range.
+called by host.model.config); an error names the insert, the key and the range.
 
 What is sent, per unit (:func:`plan`): every MIDI parameter of the profile
 that has a value, from the snapshot, else ``settings``, else the profile's
@@ -53,6 +53,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from host.errors import OutboardError
+from host.midi import encode, laws
+from host.midi.ports import MidiInput, MidiOutput, find_port, midi_destinations
+from host.midi.profiles import list_profiles, load_profile
 
 MIDI_KEYS = ("profile", "port", "channel", "input")
 #: how long --verify waits for a dump reply, s, and how many times it asks (a request
@@ -104,8 +107,6 @@ class UnitMidi:
 
 
 def _check_values(insert: str, profile: Any, prefix: str, table: Any) -> dict[str, float | str]:
-    from host.midi import laws
-
     if not isinstance(table, Mapping):
         raise MidiKeyError(prefix, f"insert {insert!r}: expected a table of parameter = "
                            f"value, got {table!r}")
@@ -144,7 +145,6 @@ def check_insert_midi(insert: str, params: Mapping[str, Any]) -> UnitMidi | None
     if not isinstance(name, str) or not name:
         raise MidiKeyError("midi.profile", "missing; expected a profile name (a file stem in "
                            "devices/) or a path")
-    from host.midi.profiles import list_profiles, load_profile
 
     try:
         profile = load_profile(name)
@@ -240,7 +240,6 @@ class UnitPlan:
 def plan_unit(u: UnitMidi, snapshot: str | None = None,
               pace_ms: float | None = None) -> UnitPlan:
     """The recall plan of one unit (see the module docstring)."""
-    from host.midi import encode, laws
 
     values = u.values(snapshot)
     steps, manual, unset = [], [], []
@@ -382,7 +381,6 @@ class RecallReport:
 def send_unit(p: UnitPlan, say: Callable[[str], None] = _say) -> UnitResult:
     """Open the unit's port, send its messages paced, close.  Never raises for a
     missing or vanishing port: the result says so."""
-    from host.midi.ports import MidiOutput
 
     res = UnitResult(p.insert, p.port, False, manual=[m["name"] for m in p.manual])
     msgs = p.messages
@@ -426,8 +424,6 @@ def _reply_port(p: UnitPlan, destination: str | None) -> str | None:
 def verify_unit(p: UnitPlan, res: UnitResult, timeout_s: float = DUMP_TIMEOUT_S) -> None:
     """Ask the unit for its state (dump request) and fill ``res.verified`` and
     ``res.differences`` (beyond each law's resolution)."""
-    from host.midi import encode
-    from host.midi.ports import MidiInput, MidiOutput
 
     if p.dump_request is None:
         res.verify_note = f"profile {p.profile} has no dump request; not verified"
@@ -506,8 +502,6 @@ def verify_session(session: Any, snapshot: str | None = None,
     for p in plans:
         res = UnitResult(p.insert, p.port, True, manual=[m["name"] for m in p.manual])
         if p.port is not None:
-            from host.midi.ports import find_port, midi_destinations
-
             try:
                 res.port = midi_destinations()[find_port(p.port, midi_destinations())]
             except OutboardError as exc:
@@ -524,7 +518,7 @@ def recall_session(session: Any, snapshot: str | None = None,
     """Recall a loaded session's MIDI gear (what ``outboard run`` calls on start).
 
     The JACK server and the units (virtual gear included) must already be up:
-    inside a :class:`host.stream.SessionStream`, call it after entering.
+    inside a :class:`host.live.stream.SessionStream`, call it after entering.
 
     Returns
     -------

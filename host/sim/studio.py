@@ -16,6 +16,9 @@ import re
 from typing import Any
 
 from host.errors import OutboardError
+from host.model.virtual_gear import GearSpec
+from host.sim.jack_server import quiet_libjack
+from host.sim.virtual_gear import VirtualGear
 
 
 def portaudio_client_name(stream: Any) -> str:
@@ -61,9 +64,6 @@ class StudioRack:
 
     def start(self) -> StudioRack:
         import jack
-
-        from host.sim.gear import GearSpec, VirtualGear
-        from host.sim.jack_server import quiet_libjack
 
         quiet_libjack()
         self._client = jack.Client("outboard-patchbay", no_start_server=True)

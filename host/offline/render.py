@@ -23,7 +23,6 @@ from pathlib import Path
 
 import numpy as np
 
-from host.analysis import analyze_audio
 from host.audiofile import (
     Audio,
     check_distinct,
@@ -32,9 +31,14 @@ from host.audiofile import (
     read_audio,
     write_audio,
 )
-from host.chain import Chain
-from host.config import ChainConfig, Insert, default_chain
+from host.dsp.dither import Dither
+from host.dsp.limiter import true_peak_dbtp
+from host.dsp.loudness import LoudnessMeter
 from host.errors import OutboardError
+from host.model.config import ChainConfig, Insert, default_chain
+from host.model.release import MasterSettings
+from host.offline.analysis import analyze_audio
+from host.offline.chain import Chain
 
 #: the loudness is reached when within this of the target (LU)
 LOUDNESS_TOLERANCE_LU = 0.05
@@ -53,17 +57,6 @@ def overall_fraction(stage: str, frac: float, weights: dict[str, float] = STAGE_
     return sum(weights[s] for s in order[:order.index(stage)]) + weights[stage] * frac
 
 
-@dataclass
-class MasterSettings:
-    target_lufs: float | None = None      # LUFS; None: keep the chain's level
-    ceiling_dbtp: float = -1.0            # dBTP
-    bit_depth: str = "24"                 # "16" | "24" | "32f"
-    sample_rate: int | None = None        # Hz; None: keep the input's
-    dither: str = "wannamaker9"           # shaping for 16-bit; 24-bit uses flat TPDF
-    limiter: bool = True                  # False: no final limiter, gain only
-    peak_dbtp: float | None = None        # dBTP; gain-only: put the true peak here
-    #: s; the dynamics stages' gain reduction is traced at this resolution (reports)
-    trace_s: float = 0.1
 
 
 @dataclass
@@ -113,8 +106,6 @@ def _split_limiter(config: ChainConfig, ceiling_dbtp: float) -> tuple[ChainConfi
 
 
 def _integrated(data: np.ndarray, fs: int) -> float:
-    from host.dsp.loudness import LoudnessMeter
-
     m = LoudnessMeter(fs, data.shape[0])
     m.process(data)
     return float(m.integrated_lufs)
@@ -182,8 +173,6 @@ def master(
 
     iterations, note, reached = 0, "", True
     if not st.limiter and st.peak_dbtp is not None:
-        from host.dsp.limiter import true_peak_dbtp
-
         tp = true_peak_dbtp(y, fs)
         if not math.isfinite(tp):
             raise OutboardError(f"{src}: the program is silent; no peak to bring to "
@@ -227,8 +216,6 @@ def master(
     say("loudness", 1.0)
 
     if st.bit_depth != "32f":
-        from host.dsp.dither import Dither
-
         shaping = st.dither if st.bit_depth == "16" else "none"
         z = Dither(z.shape[0], int(st.bit_depth), shaping).process(z)
     write_audio(dst, z, fs, st.bit_depth)

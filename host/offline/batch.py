@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import os
 import queue
-import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from host.deliverables import PRESETS, Deliverable, output_path, preset_table
+from host.audiofile import check_distinct, check_writable
 from host.errors import OutboardError
+from host.model.config import did_you_mean
+from host.model.release import PRESETS, Deliverable
+from host.model.session import load_session
+from host.offline.deliverables import output_path, render_deliverable
+from host.offline.render import overall_fraction
 
 #: master()'s stages for a deliverable: no chain of its own, the loudness search is the work
 DELIVER_WEIGHTS = {"read": 0.05, "resample": 0.05, "chain": 0.05, "loudness": 0.75,
@@ -44,8 +47,6 @@ def _presets(names: str | None) -> list[Deliverable] | None:
     out = []
     for n in [x.strip() for x in names.split(",") if x.strip()]:
         if n not in PRESETS:
-            from host.config import did_you_mean
-
             raise OutboardError(f"--preset: unknown preset {n!r} (expected one of "
                                 f"{', '.join(PRESETS)}){did_you_mean(n, PRESETS)}")
         out.append(PRESETS[n])
@@ -59,15 +60,12 @@ def plan(sources: list[Path], presets: str | None = None,
     """The jobs for ``sources``; checks everything that can be checked before
     any work: sources exist, sessions validate and name their print, no two
     jobs write the same file, no output overwrites a source."""
-    from host.audiofile import check_distinct, check_writable
 
     chosen = _presets(presets)
     jobs: list[Job] = []
     for src in sources:
         src = Path(src)
         if src.suffix.lower() in SESSION_SUFFIXES:
-            from host.session import load_session
-
             session = load_session(src)
             rel = session.release
             if rel is None or rel.print_path is None:
@@ -116,14 +114,11 @@ def plan(sources: list[Path], presets: str | None = None,
 
 def _work(job: Job, index: int, progress_q, report: bool) -> tuple[int, dict | None, str | None]:
     """One job in a worker process: (index, summary or None, error line or None)."""
-    from host.render import overall_fraction
 
     def progress(stage: str, frac: float) -> None:
         if progress_q is not None:  # (a deliverable's chain is empty: its limiter is the work)
             done = overall_fraction(stage, frac, DELIVER_WEIGHTS)
             progress_q.put((index, min(0.95, done)))
-
-    from host.deliverables import render_deliverable
 
     try:
         summary = render_deliverable(job.source, job.deliverable, job.output, report=report,
@@ -147,8 +142,14 @@ def run_jobs(jobs: list[Job], workers: int | None = None, report: bool = True,
     results: list = [None] * len(jobs)
     bar = task = None
     if show:
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                   TimeElapsedColumn, TimeRemainingColumn)
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
         bar = Progress(TextColumn("deliver"), BarColumn(),
                        TextColumn("{task.percentage:>3.0f}%"), MofNCompleteColumn(),
@@ -198,70 +199,7 @@ def run_jobs(jobs: list[Job], workers: int | None = None, report: bool = True,
     return [(jobs[i], results[i][1], results[i][2]) for i in range(len(jobs))]
 
 
-def _fmt(v, unit: str) -> str:
-    return "-inf" if v is None else f"{v:.2f} {unit}".rstrip()
 
 
-def cmd_deliver(args) -> int:
-    if args.list:
-        from rich.console import Console
-        from rich.table import Table
-
-        t = Table("preset", "settings", "for", title="deliverable presets")
-        for row in preset_table():
-            t.add_row(*row)
-        Console().print(t)
-        return 0
-    if not args.sources:
-        raise OutboardError("deliver: expected SOURCE files (prints or session files); "
-                            "--list shows the presets")
-    if args.jobs is not None and args.jobs < 1:
-        raise OutboardError(f"--jobs: expected a number of processes >= 1, got {args.jobs}")
-    jobs = plan(args.sources, args.preset, args.out)
-    t0 = time.monotonic()
-    results = run_jobs(jobs, args.jobs, report=not args.no_report, show=not args.quiet)
-    failed = [(j, e) for j, s, e in results if e is not None]
-    if not args.quiet:
-        from rich.console import Console
-        from rich.table import Table
-
-        notes = any(s and s["note"] for _, s, _e in results)
-        t = Table("file", "integrated LUFS", "true peak dBTP", "format",
-                  *(["note"] if notes else []),
-                  title=f"{len(results) - len(failed)} of {len(results)} deliverables in "
-                  f"{time.monotonic() - t0:.1f} s (measured on the files written)")
-        for _j, s, _e in results:
-            if s is None:
-                continue
-            bits = "32-bit float" if s["bit_depth"] == "32f" else f"{s['bit_depth']}-bit"
-            t.add_row(Path(s["file"]).name, _fmt(s["integrated_lufs"], ""),
-                      _fmt(s["true_peak_dbtp"], ""),
-                      f"{s['sample_rate'] / 1000:g} kHz {bits} {s['format'].upper()}",
-                      *([s["note"] or ""] if notes else []))
-        Console().print(t)
-        folders = sorted({str(j.output.parent) for j, s, _e in results if s is not None})
-        if folders:
-            print(f"in {', '.join(folders)}"
-                  + ("" if args.no_report else " (each with its report: .json and .png)"))
-    for _, e in failed:
-        print(f"outboard: error: {e}", file=sys.stderr)
-    return 1 if failed else 0
 
 
-def add_deliver_parser(sub) -> None:
-    p = sub.add_parser("deliver", help="render every deliverable (streaming, CD, vinyl...) "
-                       "from prints or sessions, over all cores, with reports")
-    p.add_argument("sources", nargs="*", type=Path, metavar="SOURCE",
-                   help="prints (audio files) or session files ([release])")
-    p.add_argument("--preset", metavar="NAMES",
-                   help="comma-separated presets (default for a print: "
-                   f"{','.join(DEFAULT_PRESETS)}; for a session: its [release])")
-    p.add_argument("--out", type=Path, metavar="DIR",
-                   help="folder for the deliverables (default: the session's [release] "
-                   "folder, or deliverables/ beside the print)")
-    p.add_argument("--jobs", "-j", type=int, metavar="N",
-                   help="worker processes (default: one per core)")
-    p.add_argument("--no-report", action="store_true", help="no JSON/PNG reports")
-    p.add_argument("--list", action="store_true", help="list the presets and exit")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress, no table")
-    p.set_defaults(func=cmd_deliver)

@@ -26,6 +26,14 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from host.audiofile import read_audio
+from host.live.printing import print_session
+from host.live.run import run_session
+from host.model.release import MasterSettings
+from host.offline.analysis import analyze_audio
+from host.offline.batch import plan, run_jobs
+from host.offline.render import master
+
 
 def synth_program(fs: int = 48000, seconds: float = 20.0, seed: int = 2026) -> np.ndarray:
     """A music-like stereo program, (frames, 2) float32, about -20 LUFS."""
@@ -96,11 +104,6 @@ HYBRID = SESSION.with_name("session_hybrid_studio.toml")
 
 
 def run_demo(folder: Path = Path("out/demo"), live_seconds: float = 8.0) -> int:
-    from host.analysis import analyze_audio
-    from host.audiofile import read_audio
-    from host.render import MasterSettings, master
-    from host.run import run_session
-
     folder.mkdir(parents=True, exist_ok=True)
     mix = folder / "demo_mix.wav"
     sf.write(mix, synth_program(), 48000, subtype="PCM_24")
@@ -118,7 +121,6 @@ def run_demo(folder: Path = Path("out/demo"), live_seconds: float = 8.0) -> int:
 
     print(f"\nhybrid: printing through {HYBRID.name}: a hardware insert with virtual analog "
           "gear (1 s pre-roll, 1 s post-roll)")
-    from host.printing import print_session
 
     pr = print_session(HYBRID, folder / "demo_hybrid_print.wav", live_in, view=False)
     r = pr.run
@@ -138,8 +140,6 @@ def run_demo(folder: Path = Path("out/demo"), live_seconds: float = 8.0) -> int:
     print(f"  printed {sp.output} ({sp.run.recorded_seconds:.2f} s, "
           f"{'clean' if sp.clean else 'NOT clean: see the report'}), report "
           f"{sp.report_paths[1]}")
-
-    from host.batch import plan, run_jobs
 
     print("\ndeliverables from the print (every core, one progress bar), measured on the "
           "files written:")
@@ -167,3 +167,4 @@ def run_demo(folder: Path = Path("out/demo"), live_seconds: float = 8.0) -> int:
             print(f"{s['name']:24}max gain reduction {s['max_gain_reduction_db']:.1f} dB")
     print(f"\nwrote {out} and its report {folder / 'demo_master_streaming.json'}")
     return 0
+

@@ -19,7 +19,7 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-from host.session import load_sounddevice, short_hostapi
+from host.live.device import load_sounddevice, short_hostapi
 
 
 def list_audio_devices() -> list[dict[str, Any]]:
@@ -165,7 +165,7 @@ def cmd_devices(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_devices_parser(subparsers: Any) -> argparse.ArgumentParser:
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``outboard devices`` on an ``add_subparsers()`` object."""
     p = subparsers.add_parser(
         "devices", help="list audio devices and MIDI ports (names for session files)",

@@ -2,7 +2,7 @@
 
 The main thread feeds the program from a file (or the stream takes the
 interface's live input), drains the record ring into a file through
-:class:`host.recorder.Recorder`, and redraws the live view; the audio itself
+:class:`host.live.recorder.Recorder`, and redraws the live view; the audio itself
 runs only in the C engine's callback.  Ctrl-C stops cleanly: the stream is
 stopped, what was recorded is finished as a valid file and renamed into place.
 
@@ -24,7 +24,15 @@ from pathlib import Path
 
 import numpy as np
 
+from host.audiofile import check_distinct, check_writable, output_format, read_audio
 from host.errors import OutboardError
+from host.live.device import short_hostapi
+from host.live.live_view import render
+from host.live.recorder import Recorder
+from host.live.stream import SessionStream
+from host.midi.recall import recall_session, units
+from host.model.session import load_session
+from host.offline.stems import mix_stems
 
 FEED_FRAMES = 8192
 REFRESH_S = 0.1
@@ -56,7 +64,6 @@ class RunResult:
 
 def _prepare_input(path: Path, fs: int, channels: int, say) -> np.ndarray:
     """The program file as interleaved float32 (frames, channels) at ``fs``."""
-    from host.audiofile import read_audio
 
     audio = read_audio(path)
     data = audio.data
@@ -77,15 +84,13 @@ def _prepare_input(path: Path, fs: int, channels: int, say) -> np.ndarray:
 
 def program_source(session, input_path: Path | None, say) -> tuple[np.ndarray | None, dict]:
     """The program to stream: ``input_path`` if given, else the session's
-    ``[[stems]]`` summed to the master bus (host.stems), else None (the
+    ``[[stems]]`` summed to the master bus (host.offline.stems), else None (the
     interface's live input).  Returns (interleaved float32 (frames, channels) at
     the session rate or None, a description for reports)."""
     fs, nch = session.interface.sample_rate, len(session.program.inputs)
     if input_path is not None:
         return _prepare_input(input_path, fs, nch, say), {"input": str(input_path)}
     if getattr(session, "stems", None):
-        from host.stems import mix_stems
-
         mix = mix_stems(session, say=say)
         for note in mix.notes:
             say(note)
@@ -96,7 +101,6 @@ def program_source(session, input_path: Path | None, say) -> tuple[np.ndarray | 
 
 def check_record_path(record_path: Path, input_path: Path | None) -> None:
     """One line now, not after the stream: the recording's format and folder."""
-    from host.audiofile import check_distinct, check_writable, output_format
 
     if input_path is not None:
         check_distinct(input_path, record_path)
@@ -111,7 +115,6 @@ def run_session(session_path: Path, input_path: Path | None = None,
     """Stream a session; see the module docstring.  Returns what happened.
 
     The program is ``input_path``, else the session's stems, else the live input."""
-    from host.session import load_session
 
     say = say or (lambda msg: print(f"outboard: {msg}", file=sys.stderr))
     session = load_session(session_path)
@@ -139,9 +142,6 @@ def stream_session(session, program: np.ndarray | None, record_path: Path | None
     Ctrl-C deletes it; a fault (server gone, gear stop, disk full) keeps what was
     recorded as ``NAME.incomplete.EXT`` instead (RunResult.recording).
     """
-    from host.recorder import Recorder
-    from host.session import short_hostapi
-    from host.stream import SessionStream
 
     say = say or (lambda msg: print(f"outboard: {msg}", file=sys.stderr))
     fs, nch = session.interface.sample_rate, len(session.program.inputs)
@@ -150,13 +150,10 @@ def stream_session(session, program: np.ndarray | None, record_path: Path | None
     source = "playback" if program is not None else "input"
     with SessionStream(session, source, record_path is not None, say) as ss:
         recall_report = None
-        if recall:  # put the gear back where the session says, before measuring it
-            from host.midi.recall import recall_session, units
-
-            if units(session):
-                recall_report = recall_session(session, snapshot, say=lambda msg: None)
-                for line in recall_report.text().splitlines():
-                    say(line)
+        if recall and units(session):  # the gear back where the session says, before measuring
+            recall_report = recall_session(session, snapshot, say=lambda msg: None)
+            for line in recall_report.text().splitlines():
+                say(line)
         ss.prepare_inserts()
         engine, dev = ss.engine, ss.device
         lat = engine.latency_samples
@@ -331,8 +328,6 @@ def _loop(engine, program, recorder, record_path, duration_s, view, title, lat, 
                 stopped_by = "server"
                 break
             if live is not None:
-                from host.live_view import render
-
                 gr = [m["gain_reduction_max_db"].get(n) for n in gr_names]
                 shown = dict(m, in_peak_dbfs=m["input_peak_dbfs"],
                              out_peak_dbfs=m["output_peak_dbfs"], gain_reduction_db=gr)
@@ -393,34 +388,3 @@ def _loop(engine, program, recorder, record_path, duration_s, view, title, lat, 
                      m, events, lat, xruns_s, rec_err, gr_trace)
 
 
-def cmd_run(args) -> int:
-    r = run_session(args.session, args.input, args.record, args.duration,
-                    view=not args.quiet, recall=not args.no_recall, snapshot=args.snapshot)
-    m = r.meters
-    if r.stopped_by == "server":
-        kept = (f"recording kept: {r.recording} ({r.recorded_seconds:.1f} s)"
-                if r.recording is not None else "nothing was recording")
-        print(f"outboard: the audio server stopped at {r.seconds:.1f} s; {kept}",
-              file=sys.stderr)
-    if r.recording_error is not None:
-        kept = (f"recording kept: {r.recording} ({r.recorded_seconds:.1f} s)"
-                if r.recording is not None else "nothing could be kept")
-        print(f"outboard: {r.recording_error}; {kept}", file=sys.stderr)
-    how = {"end": "end of program", "duration": "--duration reached",
-           "interrupt": "stopped by Ctrl-C", "error": "stopped by an error",
-           "server": "stopped: the audio server went away",
-           "gear": "stopped: a hardware insert failed"}[r.stopped_by]
-    integ = m["integrated_lufs"]
-    print(f"{how} after {r.seconds:.2f} s: integrated {integ:.1f} LUFS, true peak "
-          f"{m['true_peak_dbtp']:.1f} dBTP, xruns {m['xruns']}, DSP load max "
-          f"{m['dsp_load_max'] * 100:.1f} %" if math.isfinite(integ) else
-          f"{how} after {r.seconds:.2f} s: xruns {m['xruns']}")
-    if r.xruns_s:
-        print(f"{len(r.xruns_s)} xrun{'s' if len(r.xruns_s) > 1 else ''} at "
-              + ", ".join(f"{t:.2f} s" for t in r.xruns_s) + " into the program")
-    if r.recording is not None:
-        whole = "complete and valid" if r.stopped_by not in ("server", "gear") \
-            and r.recording_error is None \
-            else "valid, cut short"
-        print(f"recorded {r.recording} ({r.recorded_seconds:.2f} s, {whole})")
-    return {"error": 1, "gear": 1, "server": 3}.get(r.stopped_by, 0)

@@ -10,7 +10,7 @@
   and lists every parameter that differs beyond its law's resolution.
 * ``--pace-ms`` overrides every profile's gap between messages (0..1000 ms).
 * ``--fingerprint`` / ``--check`` recall inside the session's stream, then
-  measure each insert (host.fingerprint: store, or compare and report).
+  measure each insert (host.gear.fingerprint: store, or compare and report).
 
 A unit whose port is missing (or vanishes) is reported as not recalled and
 the others are still recalled; the exit status is then 1.  User errors (a bad
@@ -47,12 +47,12 @@ def _quiet(msg: str) -> None:
 
 def cmd_recall(args: argparse.Namespace) -> int:
     from host.midi.recall import dry_run_text, plan, send
-    from host.session import load_session
+    from host.model.session import load_session
 
     session = load_session(args.session)
     plans = plan(session, args.snapshot, args.pace_ms)
     if (args.fingerprint or args.check) and not args.dry_run:
-        from host.fingerprint import cmd_fingerprint
+        from host.cli.fingerprint import cmd_fingerprint
 
         def before(stream: Any) -> None:  # recall into the open stream, then measure
             report = send(plans, say=_say_to_stderr, verify=args.verify,
@@ -70,7 +70,7 @@ def cmd_recall(args: argparse.Namespace) -> int:
         return 0
     say = _quiet if args.json else _say_to_stderr
     if session.interface.embedded_jack:
-        from host.stream import SessionStream
+        from host.live.stream import SessionStream
 
         with SessionStream(session, say=say):
             report = send(plans, say=say, verify=args.verify, snapshot=args.snapshot)
@@ -94,7 +94,7 @@ def _pace(text: str) -> float:
     return v
 
 
-def add_recall_parser(subparsers: Any) -> argparse.ArgumentParser:
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add ``recall`` to host.cli's subparsers (sets ``func=cmd_recall``)."""
     r = subparsers.add_parser("recall", help="send a session's outboard settings over MIDI "
                                              "(paced), or print the bytes (--dry-run)")
@@ -111,7 +111,7 @@ def add_recall_parser(subparsers: Any) -> argparse.ArgumentParser:
     g = r.add_mutually_exclusive_group()
     g.add_argument("--fingerprint", action="store_true",
                    help="after the recall, measure each hardware insert (frequency response, "
-                        "level curve) and store it with the session (host.fingerprint)")
+                        "level curve) and store it with the session (host.gear.fingerprint)")
     g.add_argument("--check", action="store_true",
                    help="after the recall, measure again and report where and by how many "
                         "dB each unit differs from its stored fingerprint")

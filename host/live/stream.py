@@ -18,7 +18,10 @@ from collections.abc import Callable
 from typing import Any
 
 from host.errors import OutboardError
-
+from host.gear.inserts import apply, load_store, measure, stale_reason
+from host.live.device import ensure_studio, resolve_device
+from host.live.engine import Engine
+from host.sim.studio import StudioRack, portaudio_client_name
 
 #: wall time to let parameter ramps (20 ms of stream) finish before the program
 RAMP_SETTLE_S = 0.1
@@ -33,7 +36,7 @@ class SessionStream:
 
     Parameters
     ----------
-    session : host.session.Session
+    session : host.model.session.Session
     source : {"input", "playback"}
         The program from the interface's inputs or from a file (playback ring).
     record : bool
@@ -68,9 +71,6 @@ class SessionStream:
         return self
 
     def _open(self) -> None:
-        from host.engine import Engine
-        from host.session import ensure_studio, resolve_device
-
         s = self.session
         self.studio = ensure_studio(s, warn=self.say)
         if self.studio is not None:
@@ -90,8 +90,6 @@ class SessionStream:
                  i.params["virtual_gear"]) for i in self.hardware
                 if i.params.get("virtual_gear")]
         if gear:
-            from host.sim.studio import StudioRack, portaudio_client_name
-
             self.rack = StudioRack(gear, portaudio_client_name(self.engine._stream),
                                    self.engine.device_channels).start()
             self._stack.callback(self.rack.stop)
@@ -103,7 +101,6 @@ class SessionStream:
 
     def measure(self, insert: str) -> Any:
         """Ping one hardware insert now, in this stream."""
-        from host.inserts import measure
 
         ins = self._insert(insert)
         return measure(self.engine, ins.name, ins.params.get("ping_level_dbfs", -20.0),
@@ -122,7 +119,6 @@ class SessionStream:
 
         Returns {insert: InsertMeasurement or the manual figures}.
         """
-        from host.inserts import apply, load_store, stale_reason
 
         s = self.session
         store = load_store(s.path)

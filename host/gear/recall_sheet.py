@@ -31,7 +31,6 @@ resources); the PNG is drawn with matplotlib (Agg) from the same geometry.
 
 from __future__ import annotations
 
-import argparse
 import html
 import math
 import time
@@ -40,7 +39,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from host.audiofile import atomic_path, check_writable
 from host.errors import OutboardError
+from host.midi.laws import table_index
+from host.midi.recall import units
 
 #: travel of a knob, degrees (centred on straight up)
 SWEEP_DEG = 270.0
@@ -56,8 +58,6 @@ def position(p: Any, value: float | str) -> float:
     """Fraction of the knob's travel (0..1) at which ``value`` sits, by ``p.law``
     (see the module docstring).  ValueError names the parameter and its range."""
     if p.law == "table":
-        from host.midi.laws import table_index
-
         n = len(p.table)
         return 0.5 if n == 1 else table_index(p, value) / (n - 1)
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
@@ -183,7 +183,6 @@ def sheets(session: Any, snapshot: str | None = None) -> list[UnitSheet]:
     """A :class:`UnitSheet` per hardware insert with a profile, manual parameters
     first.  A ``snapshot`` must exist in at least one unit; units without it show
     their ``settings``; a parameter set nowhere shows the profile's default."""
-    from host.midi.recall import units
 
     us = units(session)
     if not us:
@@ -416,7 +415,6 @@ def render_png(units: Sequence[UnitSheet], path: Path, session_path: str,
 def write_sheet(session: Any, out: Path, png: Path | None = None,
                 snapshot: str | None = None) -> list[Path]:
     """Write the HTML (and the PNG when ``png`` is given), atomically; returns the paths."""
-    from host.audiofile import atomic_path, check_writable
 
     units = sheets(session, snapshot)
     check_writable(out)
@@ -433,35 +431,5 @@ def write_sheet(session: Any, out: Path, png: Path | None = None,
     return written
 
 
-def cmd_recall_sheet(args: argparse.Namespace) -> int:
-    """``outboard recall-sheet SESSION --out FILE.html [--png FILE.png | --no-png]
-    [--snapshot NAME]``: the PNG goes beside the HTML (same stem) unless told."""
-    from host.session import load_session
-
-    out = Path(args.out)
-    if out.suffix.lower() not in (".html", ".htm"):
-        raise OutboardError(f"--out: expected a .html file, got {str(out)!r}")
-    png = None if getattr(args, "no_png", False) else \
-        (Path(args.png) if getattr(args, "png", None) else out.with_suffix(".png"))
-    if png is not None and png.suffix.lower() != ".png":
-        raise OutboardError(f"--png: expected a .png file, got {str(png)!r}")
-    session = load_session(args.session)
-    for p in write_sheet(session, out, png, getattr(args, "snapshot", None)):
-        print(f"wrote {p}")
-    return 0
 
 
-def add_recall_sheet_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Add ``recall-sheet`` to the CLI's subparsers."""
-    p = subparsers.add_parser("recall-sheet", help="draw every knob of the session's gear "
-                              "(HTML and PNG) to set the rack by hand")
-    p.add_argument("session", type=Path, metavar="SESSION")
-    p.add_argument("--out", type=Path, required=True, metavar="FILE.html",
-                   help="the sheet (self-contained HTML)")
-    g = p.add_mutually_exclusive_group()
-    g.add_argument("--png", type=Path, metavar="FILE.png",
-                   help="also draw it here (default: beside --out, same stem)")
-    g.add_argument("--no-png", action="store_true", help="HTML only")
-    p.add_argument("--snapshot", metavar="NAME", help="show this snapshot's settings")
-    p.set_defaults(func=cmd_recall_sheet)
-    return p

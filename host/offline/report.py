@@ -32,6 +32,8 @@ from pathlib import Path
 import numpy as np
 
 from host.audiofile import atomic_path
+from host.dsp.limiter import TruePeakMeter
+from host.dsp.loudness import LoudnessMeter, integrated_loudness, loudness_history
 
 __all__ = ["measure_program", "plot_report", "write_report"]
 
@@ -144,7 +146,6 @@ def _nums(a: np.ndarray, nd: int = 2) -> list[float | None]:
 
 def _loudness(data: np.ndarray, fs: int, hop: int) -> tuple[dict, dict]:
     """History every ``hop`` samples and the whole-program figures, one pass."""
-    from host.dsp.loudness import LoudnessMeter, loudness_history
 
     meter = LoudnessMeter(fs, data.shape[0])
     h = loudness_history(data, fs, hop / fs, meter=meter)
@@ -174,7 +175,6 @@ def _segment_true_peaks(data: np.ndarray, fs: int, starts: np.ndarray,
     np.ndarray
         (segments, channels), peak magnitude re full scale 1.0 (0 for silence).
     """
-    from host.dsp.limiter import TruePeakMeter
 
     ch, n = data.shape
     meter = TruePeakMeter(fs, _METER_ROWS)
@@ -430,8 +430,6 @@ def measure_program(data: np.ndarray, fs: int, *, ceiling_dbtp: float | None = N
         ``data`` not (channels, frames), empty or not finite; ``fs``,
         ``ceiling_dbtp``, ``hop_s`` or ``gain_reduction`` out of range.
     """
-    from host.dsp.limiter import TruePeakMeter
-    from host.dsp.loudness import integrated_loudness
 
     a = _check_data(data)
     fs = _check_fs(fs)
@@ -777,3 +775,7 @@ def write_report(json_path: str | Path, png_path: str | Path, report: dict, titl
         tmp.write_text(text + "\n")
     plot_report(report, png_path, title)
 
+
+def report_paths(output: Path) -> tuple[Path, Path]:
+    """NAME.json and NAME.png beside a print or a deliverable."""
+    return output.with_suffix(".json"), output.with_suffix(".png")

@@ -1,7 +1,7 @@
 """The real-time engine: the whole chain in C, live through an audio interface.
 
-:class:`Engine` builds the C kernels of a :class:`~host.config.ChainConfig`
-(through :func:`host.chain.build_insert`) and hands them, in order, to one C
+:class:`Engine` builds the C kernels of a :class:`~host.model.config.ChainConfig`
+(through :func:`host.offline.chain.build_insert`) and hands them, in order, to one C
 ``ob_engine`` (``native/engine.h``).  Audio runs either offline
 (:meth:`Engine.process`) or in a duplex PortAudio stream opened through
 sounddevice whose callback is the C function ``ob_engine_pa_callback``:
@@ -23,7 +23,7 @@ single-consumer rings and a seqlocked meter snapshot:
   DSP load;
 - :meth:`Engine.ping` plays a test signal out of one hardware insert's sends
   and returns what came back on its returns (ping mode: the program stops,
-  the speakers stay silent), for :mod:`host.latency`.
+  the speakers stay silent), for :mod:`host.gear.latency`.
 
 Hardware inserts (``kind = "hardware"``) send the chain signal at their place
 to device outputs and take it back from device inputs; each return channel is
@@ -51,11 +51,11 @@ from typing import Any, Literal
 import numpy as np
 
 from host._ffi import check, ffi, lib, planar
-from host.chain import build_insert
-from host.config import KINDS, ChainConfig, Param, parse_chain
 from host.dsp.biquad import KINDS as BIQUAD_TYPES
 from host.dsp.biquad import butterworth_sections, linkwitz_riley_sections
 from host.errors import ConfigError
+from host.model.config import KINDS, ChainConfig, Param, parse_chain
+from host.offline.chain import build_insert
 
 __all__ = ["Engine", "EVENT_NAMES", "GEAR_FAULTS", "ON_RETURN_LOST", "SOURCES"]
 
@@ -114,7 +114,7 @@ _ADD = {"eq": "ob_engine_add_eq", "compressor": "ob_engine_add_compressor",
 
 
 def _kernel_pointer(kind: str, proc: Any) -> Any:
-    """The C state of a wrapper built by host.chain.build_insert."""
+    """The C state of a wrapper built by host.offline.chain.build_insert."""
     return proc.cascade._st if kind == "eq" else proc._st
 
 

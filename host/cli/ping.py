@@ -2,7 +2,7 @@
 
 A quiet test signal (never louder than the insert's ``ping_level_dbfs``,
 default -20 dBFS) goes out of the insert's sends only; the returns are
-cross-correlated with it (:mod:`host.latency`): latency per return channel
+cross-correlated with it (:mod:`host.gear.latency`): latency per return channel
 with sub-sample precision, polarity, gain through the unit, SNR.  ``--save``
 stores the result beside the session (``<session>.measured.json``), where
 `outboard run` finds it.
@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 from host.errors import OutboardError
 
 
 def cmd_ping(args) -> int:
-    from host.inserts import save_measurement
-    from host.session import load_session
-    from host.stream import SessionStream
+    from host.gear.inserts import save_measurement
+    from host.live.stream import SessionStream
+    from host.model.session import load_session
 
     session = load_session(args.session)
     hw = [i.name for i in session.chain.inserts if i.kind == "hardware"]
@@ -51,3 +52,13 @@ def cmd_ping(args) -> int:
             print(f"saved to {s['saved_to']}")
     sys.stdout.flush()
     return 0
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("ping", help="measure a hardware insert's round trip (latency, "
+                       "polarity, gain, SNR)")
+    p.add_argument("session", type=Path, metavar="SESSION")
+    p.add_argument("--insert", metavar="NAME", help="the hardware insert (default: all)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--save", action="store_true", help="store the result beside the session")
+    p.set_defaults(func=cmd_ping)

@@ -41,7 +41,7 @@ Rates and formats not stated keep the print's.  A session adds its own under
     format = "flac"                # "wav" | "flac" | "aiff"
 
 Each deliverable is measured on the file written (loudness, true peak) and gets
-its report, ``TITLE.NAME.json`` and ``TITLE.NAME.png`` (host.report).
+its report, ``TITLE.NAME.json`` and ``TITLE.NAME.png`` (host.offline.report).
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from host.config import Param, _check_value, _Ctx, did_you_mean, unknown_key
+from host.model.config import Param, _check_value, _Ctx, did_you_mean, unknown_key
 
 
 @dataclass(frozen=True)
@@ -71,8 +71,6 @@ class Deliverable:
     description: str = ""
 
     def settings(self):
-        from host.render import MasterSettings
-
         return MasterSettings(target_lufs=self.target_lufs, ceiling_dbtp=self.ceiling_dbtp,
                               bit_depth=self.bit_depth, sample_rate=self.sample_rate,
                               dither=self.dither, limiter=self.limiter,
@@ -221,49 +219,14 @@ def deliverable_fields() -> list[str]:
     return [f.name for f in fields(Deliverable)]
 
 
-def output_path(folder: Path, title: str, d: Deliverable) -> Path:
-    """TITLE.NAME.EXT in ``folder``."""
-    return Path(folder) / f"{title.replace(' ', '_')}.{d.name}{EXTENSIONS[d.format]}"
-
-
-def render_deliverable(src: Path, d: Deliverable, dst: Path, *, report: bool = True,
-                       source_note: str = "", progress=None) -> dict:
-    """Render one deliverable from the print ``src`` into ``dst`` (atomically),
-    measure the file written and write its report (``dst`` with .json / .png).
-
-    Returns a summary: deliverable, file, integrated_lufs, true_peak_dbtp (both
-    measured on the file written), sample_rate, bit_depth, target_reached, note,
-    report paths.
-    """
-    from host.config import ChainConfig
-    from host.render import master
-
-    res = master(src, dst, ChainConfig([], {}), d.settings(), progress)
-    o = res.output_analysis
-    summary = {
-        "deliverable": d.name, "description": d.description, "settings": d.describe(),
-        "source": str(src), "file": str(dst),
-        "integrated_lufs": o["integrated_lufs"], "true_peak_dbtp": o["true_peak_dbtp"],
-        "loudness_range_lu": o["loudness_range_lu"], "sample_rate": o["sample_rate"],
-        "bit_depth": d.bit_depth, "format": d.format,
-        "target_lufs": d.target_lufs, "ceiling_dbtp": d.ceiling_dbtp if d.limiter else None,
-        "peak_dbtp": d.peak_dbtp, "limiter": d.limiter,
-        "gain_db": round(res.gain_db, 2), "target_reached": res.target_reached,
-        "note": res.note, "report": None,
-    }
-    if report:
-        from host.printing import report_paths
-        from host.report import measure_program, write_report
-
-        out = res.written
-        ceiling = d.ceiling_dbtp if d.limiter else (d.peak_dbtp if d.peak_dbtp is not None
-                                                    else d.ceiling_dbtp)
-        rep = measure_program(out.data, out.sample_rate, ceiling_dbtp=ceiling,
-                              gain_reduction=res.gr_traces or None)
-        if d.target_lufs is not None:
-            rep["target_lufs"] = d.target_lufs
-        rep["deliverable"] = dict(summary, render=res.report(), source_note=source_note)
-        jp, pp = report_paths(dst)
-        write_report(jp, pp, rep, title=f"{dst.name}  ({d.name}: {d.describe()})")
-        summary["report"] = [str(jp), str(pp)]
-    return summary
+@dataclass
+class MasterSettings:
+    target_lufs: float | None = None      # LUFS; None: keep the chain's level
+    ceiling_dbtp: float = -1.0            # dBTP
+    bit_depth: str = "24"                 # "16" | "24" | "32f"
+    sample_rate: int | None = None        # Hz; None: keep the input's
+    dither: str = "wannamaker9"           # shaping for 16-bit; 24-bit uses flat TPDF
+    limiter: bool = True                  # False: no final limiter, gain only
+    peak_dbtp: float | None = None        # dBTP; gain-only: put the true peak here
+    #: s; the dynamics stages' gain reduction is traced at this resolution (reports)
+    trace_s: float = 0.1

@@ -2,7 +2,7 @@
 
 MIDI sets the knobs it can reach; a fingerprint catches the rest (a knob
 MIDI cannot set, a unit that drifted, a cable in the wrong jack).  For each
-hardware insert, in the running stream (:class:`host.stream.SessionStream`,
+hardware insert, in the running stream (:class:`host.live.stream.SessionStream`,
 through the engine's ping mode: only the insert's sends play, the program
 outputs stay silent, the returns come back raw, before any trim, polarity or
 delay compensation), two measurements:
@@ -43,7 +43,7 @@ frequencies and levels where the unit now differs by more than the tolerance
 
 Calling from `outboard recall` (engineer B's parser)::
 
-    from host.fingerprint import fingerprint_session, check_session
+    from host.cli.fingerprint import fingerprint_session, check_session
     path = fingerprint_session(session, say)               # -> Path of the store
     report = check_session(session, say)                   # -> CheckReport
     print("\\n".join(report.lines())); exit 0 if report.clean else EXIT_DIFFERS
@@ -59,7 +59,6 @@ Nothing here is real-time code: it runs in the main thread, between pings.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import time
@@ -70,7 +69,9 @@ from typing import Any
 
 import numpy as np
 
+from host.audiofile import atomic_path
 from host.errors import OutboardError
+from host.gear.latency import true_peak
 
 #: 1/3-octave centre frequencies (IEC 61260 nominal), Hz
 THIRD_OCTAVE_HZ: tuple[float, ...] = (
@@ -104,8 +105,6 @@ FINGERPRINT_MAX_DBFS = -6.0
 MAX_DBFS_RANGE = (-60.0, 0.0)
 #: default tolerance of --check, dB
 TOLERANCE_DB = 0.5
-#: `outboard recall --check` exit status when a unit differs
-EXIT_DIFFERS = 1
 FORMAT_VERSION = 1
 
 
@@ -283,14 +282,13 @@ def sweep_signal(fs: float, seconds: float = SWEEP_SECONDS,
         Length, s.
     level_dbfs : float
         True-peak level, dBFS (32x band-limited interpolation,
-        :func:`host.latency.true_peak`); never exceeded.
+        :func:`host.gear.latency.true_peak`); never exceeded.
 
     Returns
     -------
     np.ndarray
         float64, shape (round(seconds * fs),).
     """
-    from host.latency import true_peak
 
     n = int(round(seconds * fs))
     f1, f2 = SWEEP_LOW_HZ, min(SWEEP_HIGH_HZ, SWEEP_HIGH_FRACTION * fs)
@@ -424,9 +422,9 @@ def measure_insert(engine: Any, insert: Any, *, freqs_hz: Sequence[float] | None
 
     Parameters
     ----------
-    engine : host.engine.Engine
+    engine : host.live.engine.Engine
         Streaming, with ``insert`` in its chain.
-    insert : host.config.Insert
+    insert : host.model.config.Insert
         The hardware insert (its ``ping_level_dbfs`` and ``fingerprint_max_dbfs``
         keys are used when present).
     freqs_hz : sequence of float, optional
@@ -505,7 +503,6 @@ def store_path(session_path: str | Path) -> Path:
 
 def save(session_path: str | Path, fp: Fingerprint) -> Path:
     """Write the fingerprint beside the session, atomically; returns its path."""
-    from host.audiofile import atomic_path
 
     p = store_path(session_path)
     with atomic_path(p) as tmp:
@@ -594,92 +591,9 @@ def check_stream(ss: Any, stored: Fingerprint, say: Callable[[str], None] | None
     return report
 
 
-def _stream(session: Any, say: Callable[[str], None] | None) -> Any:
-    from host.stream import SessionStream
-
-    return SessionStream(session, "playback", False, say=say)
 
 
-def fingerprint_session(session: Any, say: Callable[[str], None] | None = None,
-                        before: Callable[[Any], None] | None = None,
-                        fingerprint_max_dbfs: float | None = None) -> Path:
-    """Open the session's stream, fingerprint every hardware insert, store it.
-
-    Parameters
-    ----------
-    session : host.session.Session
-    say : callable, optional
-        Receives one-line notes.
-    before : callable, optional
-        Called with the open :class:`SessionStream` before measuring (e.g. a
-        MIDI recall onto the virtual gear, which lives only while it is open).
-    fingerprint_max_dbfs : float, optional
-        Ceiling of the level curve, dBFS peak, -60..0 (default: each insert's
-        ``fingerprint_max_dbfs``, else -6).
-
-    Returns
-    -------
-    Path
-        ``<session>.fingerprint.json``.
-    """
-    _hardware(session)
-    with _stream(session, say) as ss:
-        if before is not None:
-            before(ss)
-        fp = fingerprint_stream(ss, say, fingerprint_max_dbfs)
-    return save(session.path, fp)
 
 
-def check_session(session: Any, say: Callable[[str], None] | None = None,
-                  before: Callable[[Any], None] | None = None,
-                  tolerance_db: float = TOLERANCE_DB) -> CheckReport:
-    """Open the session's stream, measure again, compare with the stored
-    fingerprint (``before`` as in :func:`fingerprint_session`)."""
-    _hardware(session)
-    stored = load(session.path)
-    if not 0.0 < tolerance_db <= 24.0:
-        raise OutboardError(f"tolerance_db: expected 0..24 dB (above 0), got {tolerance_db!r}")
-    with _stream(session, say) as ss:
-        if before is not None:
-            before(ss)
-        return check_stream(ss, stored, say, tolerance_db, str(store_path(session.path)))
 
 
-def cmd_fingerprint(args: argparse.Namespace,
-                    before: Callable[[Any], None] | None = None) -> int:
-    """``outboard recall SESSION --fingerprint | --check`` (``args.session``,
-    ``args.check``; optional ``args.json``, ``args.tolerance_db``,
-    ``args.fingerprint_max_dbfs``).  ``before`` as in :func:`fingerprint_session`
-    (the recall, sent into the open stream).  Returns 0, or :data:`EXIT_DIFFERS`
-    when ``--check`` finds a difference."""
-    import sys
-
-    from host.session import load_session
-
-    def say(msg: str) -> None:
-        print(f"outboard: {msg}", file=sys.stderr)
-
-    session = load_session(args.session)
-    as_json = getattr(args, "json", False)
-    if getattr(args, "check", False):
-        report = check_session(session, say, before,
-                               tolerance_db=getattr(args, "tolerance_db", None) or TOLERANCE_DB)
-        if as_json:
-            print(json.dumps(report.to_dict()))
-        else:
-            print("\n".join(report.lines()))
-        return 0 if report.clean else EXIT_DIFFERS
-    path = fingerprint_session(session, say, before,
-                               fingerprint_max_dbfs=getattr(args, "fingerprint_max_dbfs", None))
-    fp = load(session.path)
-    if as_json:
-        print(json.dumps({"saved_to": str(path), **fp.to_dict()}))
-        return 0
-    for name, f in fp.inserts.items():
-        for ch, (r, g) in enumerate(zip(f.response_db, f.level_gain_db, strict=True)):
-            print(f"{name} return {ch + 1}: response {min(r):+.2f}..{max(r):+.2f} dB over "
-                  f"{_hz(f.freqs_hz[0])}..{_hz(f.freqs_hz[-1])}; gain "
-                  + ", ".join(f"{lv:g} dBFS {v:+.2f} dB" for lv, v in zip(f.levels_dbfs, g,
-                                                                          strict=True)))
-    print(f"saved to {path}")
-    return 0

@@ -47,6 +47,8 @@ from pathlib import Path
 from typing import Any
 
 from host.errors import ConfigError
+from host.midi.recall import MidiKeyError, check_insert_midi
+from host.model.virtual_gear import GearSpec
 
 Number = (int, float)
 
@@ -150,7 +152,7 @@ KINDS: dict[str, dict[str, Param]] = {
         "virtual_gear": Param("table"),
         # live: a return lost (or DC, oscillating, non-finite) bypasses the insert; then
         # "bypass" runs on through the aligned dry path, "stop" stops the host (default
-        # "bypass", applied by host.engine)
+        # "bypass", applied by host.live.engine)
         "on_return_lost": Param("choice", choices=("bypass", "stop")),
         # MIDI recall (host.midi.recall): { profile, port, channel, input }, the knobs in
         # physical units, and named snapshots overriding them
@@ -329,16 +331,12 @@ def _check_hardware(ctx: _Ctx, key: str, params: dict[str, Any]) -> None:
         raise ctx.fail(f"{key}.latency_samples", f"expected one number or {len(returns)} "
                        f"(one per return), got {len(lat)}")
     if any(params.get(k) is not None for k in ("midi", "settings", "snapshots")):
-        from host.midi.recall import MidiKeyError, check_insert_midi
-
         try:
             check_insert_midi(params.get("name") or key, params)
         except MidiKeyError as exc:
             raise ctx.fail(f"{key}.{exc.key}", exc.message) from None
     gear = params.get("virtual_gear")
     if gear is not None:
-        from host.sim.gear import GearSpec
-
         table = {"channels": len(sends), **gear, "name": gear.get("name", "gear")}
         try:
             GearSpec.from_dict(table)
@@ -405,21 +403,6 @@ def load_toml(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"{p}: TOML syntax error: {exc}") from None
 
 
-def load_chain(path: str | Path) -> ChainConfig:
-    """Read and validate a chain file; raises ConfigError naming file and key.
-
-    A session file (one with ``[interface]`` or ``[program]``) is validated
-    whole (host.session) and its chain returned, so a live session's chain can
-    master a file offline."""
-    data = load_toml(path)
-    if "interface" in data or "program" in data:
-        from host.session import parse_session
-
-        cfg = parse_session(data, str(path)).chain
-    else:
-        cfg = parse_chain(data, str(path))
-    cfg.path = Path(path)
-    return cfg
 
 
 #: the chain `outboard master` uses when none is given: a subsonic high-pass,

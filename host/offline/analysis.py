@@ -7,6 +7,8 @@ import math
 import numpy as np
 
 from host.audiofile import Audio
+from host.dsp.limiter import TruePeakMeter
+from host.dsp.loudness import LoudnessMeter
 
 
 def _finite(v: float) -> float | None:
@@ -23,8 +25,6 @@ def analyze_audio(audio: Audio) -> dict:
     Values that are undefined (silence, or a program shorter than a gating
     block) are None.
     """
-    from host.dsp.limiter import TruePeakMeter
-    from host.dsp.loudness import LoudnessMeter
 
     fs, data = audio.sample_rate, audio.data
     meter = LoudnessMeter(fs, audio.channels)

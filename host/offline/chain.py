@@ -13,7 +13,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from host.config import ChainConfig, Insert
+from host.dsp.biquad import Equalizer
+from host.dsp.compressor import Compressor
+from host.dsp.limiter import Limiter
+from host.model.config import ChainConfig, Insert
 
 
 @dataclass
@@ -53,18 +56,12 @@ class GainStage:
 def build_insert(ins: Insert, fs: float, channels: int) -> object:
     """Instantiate the processor for one insert at ``fs`` Hz."""
     if ins.kind == "eq":
-        from host.dsp.biquad import Equalizer
-
         return Equalizer(fs, channels, ins.bands)
     if ins.kind == "compressor":
-        from host.dsp.compressor import Compressor
-
         if ins.params.get("mode") == "mid-side" and channels != 2:
             raise ValueError(f"{ins.name}: mid-side mode needs 2 channels, got {channels}")
         return Compressor(fs, channels, **ins.params)
     if ins.kind == "limiter":
-        from host.dsp.limiter import Limiter
-
         return Limiter(fs, channels, **ins.params)
     if ins.kind == "gain":
         return GainStage(ins.params["gain_db"])

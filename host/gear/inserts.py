@@ -2,7 +2,7 @@
 
 A hardware insert's round trip (converter latency plus the unit's own, per
 return channel, fractional) is measured by playing a quiet ping out of its
-sends and cross-correlating what comes back (:mod:`host.latency`), in the
+sends and cross-correlating what comes back (:mod:`host.gear.latency`), in the
 stream that will use it.  A measurement is stored beside the session in
 ``<session>.measured.json`` with the sample rate, block size and device it
 was taken with; a stored figure taken under other conditions is *stale*.
@@ -24,7 +24,9 @@ from typing import Any
 
 import numpy as np
 
+from host.audiofile import atomic_path
 from host.errors import OutboardError
+from host.gear.latency import NoSignalError, measure_channels, ping_signal, true_peak
 
 PING_SECONDS = 0.5
 #: silence after the ping so the longest expected round trip (0.5 s) comes back
@@ -93,7 +95,6 @@ def load_store(session_path: Path) -> dict[str, InsertMeasurement]:
 
 def save_measurement(session_path: Path, m: InsertMeasurement) -> Path:
     """Add or replace one insert's measurement in the store (atomically)."""
-    from host.audiofile import atomic_path
 
     store = load_store(session_path)
     store[m.insert] = m
@@ -125,7 +126,6 @@ def measure(engine: Any, insert: str, level_dbfs: float, block_size: int, device
     Raises OutboardError naming the insert and return channel when a return is
     silent (cable unplugged, unit off).
     """
-    from host.latency import NoSignalError, measure_channels, ping_signal, true_peak
 
     fs = int(engine.fs)
     sig = ping_signal(fs, seconds, level_dbfs)

@@ -1,0 +1,62 @@
+"""Command line: ``outboard analyze | master | run | print | deliver | ping | recall |
+recall-sheet | devices | demo``, one module per command (``add_parser`` and
+``cmd_*``); this module only assembles them and turns errors into one line.
+
+Every user error ends in one line on stderr naming the file, key or setting
+and what was expected, and a non-zero exit (2); nothing is half-written.
+The command modules import their work (numpy, the engine, matplotlib) inside
+``cmd_*`` where that keeps ``outboard --help`` fast: lazy for start-up time,
+not to dodge an import cycle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from host import __version__
+from host.cli import (
+    analyze,
+    deliver,
+    demo,
+    devices,
+    master,
+    ping,
+    print_,
+    recall,
+    recall_sheet,
+    run,
+)
+from host.errors import OutboardError
+
+EXIT_USER_ERROR = 2
+#: the commands in the order ``outboard --help`` lists them
+COMMANDS = (analyze, master, run, ping, print_, deliver, recall, recall_sheet, devices, demo)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="outboard",
+        description="Real-time host for hybrid analog/digital mastering.")
+    p.add_argument("--version", action="version", version=f"outboard {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in COMMANDS:
+        command.add_parser(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except OutboardError as exc:
+        print(f"outboard: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("outboard: interrupted; nothing was written", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

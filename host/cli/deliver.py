@@ -1,0 +1,83 @@
+"""``outboard deliver SOURCE...``: render deliverables over every core
+(:mod:`host.offline.batch`), with one table of what was written.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from host.errors import OutboardError
+from host.model.release import preset_table
+from host.offline.batch import DEFAULT_PRESETS, plan, run_jobs
+
+
+def cmd_deliver(args) -> int:
+    if args.list:
+        from rich.console import Console
+        from rich.table import Table
+
+        t = Table("preset", "settings", "for", title="deliverable presets")
+        for row in preset_table():
+            t.add_row(*row)
+        Console().print(t)
+        return 0
+    if not args.sources:
+        raise OutboardError("deliver: expected SOURCE files (prints or session files); "
+                            "--list shows the presets")
+    if args.jobs is not None and args.jobs < 1:
+        raise OutboardError(f"--jobs: expected a number of processes >= 1, got {args.jobs}")
+    jobs = plan(args.sources, args.preset, args.out)
+    t0 = time.monotonic()
+    results = run_jobs(jobs, args.jobs, report=not args.no_report, show=not args.quiet)
+    failed = [(j, e) for j, s, e in results if e is not None]
+    if not args.quiet:
+        from rich.console import Console
+        from rich.table import Table
+
+        notes = any(s and s["note"] for _, s, _e in results)
+        t = Table("file", "integrated LUFS", "true peak dBTP", "format",
+                  *(["note"] if notes else []),
+                  title=f"{len(results) - len(failed)} of {len(results)} deliverables in "
+                  f"{time.monotonic() - t0:.1f} s (measured on the files written)")
+        for _j, s, _e in results:
+            if s is None:
+                continue
+            bits = "32-bit float" if s["bit_depth"] == "32f" else f"{s['bit_depth']}-bit"
+            t.add_row(Path(s["file"]).name, _fmt(s["integrated_lufs"], ""),
+                      _fmt(s["true_peak_dbtp"], ""),
+                      f"{s['sample_rate'] / 1000:g} kHz {bits} {s['format'].upper()}",
+                      *([s["note"] or ""] if notes else []))
+        Console().print(t)
+        folders = sorted({str(j.output.parent) for j, s, _e in results if s is not None})
+        if folders:
+            print(f"in {', '.join(folders)}"
+                  + ("" if args.no_report else " (each with its report: .json and .png)"))
+    for _, e in failed:
+        print(f"outboard: error: {e}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("deliver", help="render every deliverable (streaming, CD, vinyl...) "
+                       "from prints or sessions, over all cores, with reports")
+    p.add_argument("sources", nargs="*", type=Path, metavar="SOURCE",
+                   help="prints (audio files) or session files ([release])")
+    p.add_argument("--preset", metavar="NAMES",
+                   help="comma-separated presets (default for a print: "
+                   f"{','.join(DEFAULT_PRESETS)}; for a session: its [release])")
+    p.add_argument("--out", type=Path, metavar="DIR",
+                   help="folder for the deliverables (default: the session's [release] "
+                   "folder, or deliverables/ beside the print)")
+    p.add_argument("--jobs", "-j", type=int, metavar="N",
+                   help="worker processes (default: one per core)")
+    p.add_argument("--no-report", action="store_true", help="no JSON/PNG reports")
+    p.add_argument("--list", action="store_true", help="list the presets and exit")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress, no table")
+    p.set_defaults(func=cmd_deliver)
+
+
+def _fmt(v, unit: str) -> str:
+    return "-inf" if v is None else f"{v:.2f} {unit}".rstrip()

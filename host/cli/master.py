@@ -1,0 +1,106 @@
+"""``outboard master IN OUT``: master a file offline (:mod:`host.offline.render`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from host.cli.analyze import _fmt
+from host.cli.args import finite_float
+from host.errors import OutboardError
+
+#: files longer than this (seconds) get a progress bar
+PROGRESS_MIN_S = 5.0
+
+
+
+def cmd_master(args: argparse.Namespace) -> int:
+    from host.audiofile import atomic_path, check_writable
+    from host.model.config import default_chain
+    from host.model.release import MasterSettings
+    from host.model.session import load_chain
+    from host.offline.render import master, overall_fraction
+
+    config = load_chain(args.chain) if args.chain else default_chain()
+    m = config.master
+    settings = MasterSettings(
+        target_lufs=args.target_lufs if args.target_lufs is not None else m.get("target_lufs"),
+        ceiling_dbtp=args.ceiling_dbtp if args.ceiling_dbtp is not None
+        else m.get("ceiling_dbtp", -1.0),
+        bit_depth=args.bit_depth or m.get("bit_depth", "24"),
+        sample_rate=args.sample_rate or m.get("sample_rate"),
+        dither=m.get("dither", "wannamaker9"),
+    )
+    if settings.target_lufs is not None and not -40 <= settings.target_lufs <= -5:
+        raise OutboardError(f"--target-lufs: expected -40..-5 LUFS, got {settings.target_lufs}")
+    if not -20 <= settings.ceiling_dbtp <= 0:
+        raise OutboardError(f"--ceiling-dbtp: expected -20..0 dBTP, got {settings.ceiling_dbtp}")
+    if settings.sample_rate is not None and not 8000 <= settings.sample_rate <= 384000:
+        raise OutboardError(f"--sample-rate: expected 8000..384000 Hz, got {settings.sample_rate}")
+    if args.report:
+        check_writable(args.report)
+
+    import soundfile as sf
+
+    try:
+        long_file = sf.info(str(args.input)).duration > PROGRESS_MIN_S
+    except Exception:  # noqa: BLE001 - read_audio gives the real message below
+        long_file = False
+    show = long_file and not args.quiet
+    if show:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+        bar = Progress(TextColumn("{task.description:<10}"), BarColumn(),
+                       TextColumn("{task.percentage:>3.0f}%"), TimeRemainingColumn(),
+                       transient=True)
+        task = bar.add_task("master", total=1.0)
+
+        def progress(stage: str, frac: float) -> None:
+            bar.update(task, completed=overall_fraction(stage, frac), description=stage)
+
+        with bar:
+            result = master(args.input, args.output, config, settings, progress)
+    else:
+        result = master(args.input, args.output, config, settings)
+    report = result.report()
+    if args.report:
+        with atomic_path(args.report) as tmp:
+            tmp.write_text(json.dumps(report, indent=2) + "\n")
+        from host.offline.report import measure_program, plot_report
+
+        out = result.written
+        rep = measure_program(out.data, out.sample_rate, ceiling_dbtp=settings.ceiling_dbtp,
+                              gain_reduction=result.gr_traces or None)
+        if settings.target_lufs is not None:
+            rep["target_lufs"] = settings.target_lufs
+        plot_report(rep, args.report.with_suffix(".png"), f"{result.output.name} (master)")
+    if not args.quiet:
+        o = result.output_analysis
+        print(f"wrote {result.output}: {_fmt(o['integrated_lufs'], 'LUFS')} integrated, "
+              f"{_fmt(o['true_peak_dbtp'], 'dBTP')} true peak, "
+              f"{o['sample_rate']} Hz, {settings.bit_depth}-bit")
+    if result.note:
+        print(f"outboard: warning: {result.note}", file=sys.stderr)
+    return 0
+
+
+def add_parser(sub) -> None:
+    m = sub.add_parser("master", help="master a file: chain, loudness, true-peak ceiling, "
+                       "rate, bit depth")
+    m.add_argument("input", type=Path, metavar="IN")
+    m.add_argument("output", type=Path, metavar="OUT", help=".wav, .flac, .aif or .aiff")
+    m.add_argument("--chain", type=Path, help="chain TOML (default: high-pass, glue "
+                   "compressor, true-peak limiter)")
+    m.add_argument("--target-lufs", type=finite_float("LUFS"),
+                   help="integrated loudness, -40..-5 (default: the chain file's [master] "
+                   "value, else no loudness change)")
+    m.add_argument("--ceiling-dbtp", type=finite_float("dBTP"), help="true-peak ceiling, "
+                   "-20..0 (default -1)")
+    m.add_argument("--bit-depth", choices=["16", "24", "32f"], help="default 24")
+    m.add_argument("--sample-rate", type=int, help="output rate in Hz (soxr VHQ)")
+    m.add_argument("--report", type=Path, help="write a JSON report here (and its plots "
+                   "beside it, as .png)")
+    m.add_argument("-q", "--quiet", action="store_true", help="no progress, no summary")
+    m.set_defaults(func=cmd_master)

@@ -1,0 +1,97 @@
+"""Deliverables: every format a release needs, rendered from the print.
+
+A deliverable is a loudness target (or none), a true-peak ceiling, a final
+limiter (or none), a sample rate, a bit depth with dither and a file format.
+Built-in presets (``outboard deliver --list``):
+
+============  ============  ===========  =========  ========  ===============================
+preset        loudness      ceiling      limiter    format    why
+============  ============  ===========  =========  ========  ===============================
+streaming     -14 LUFS      -1.0 dBTP    yes        24-bit    Spotify / YouTube / Tidal
+                                                    WAV       normalise to about -14 LUFS
+apple         -16 LUFS      -1.0 dBTP    yes        24-bit    Apple Music (Sound Check)
+broadcast     -23 LUFS      -1.0 dBTP    yes        24-bit    EBU R128 broadcast, 48 kHz
+                                                    WAV 48k
+club          -8 LUFS       -0.5 dBTP    yes        24-bit    a louder master for DJs / clubs
+cd            as printed    -0.3 dBTP    yes        16-bit    Red Book: 44.1 kHz, 16-bit,
+                                                    44.1k     noise-shaped TPDF dither
+vinyl         as printed,   (report)     no         24-bit    pre-master for the cutting
+              TP at -6 dBTP                                   engineer: headroom, no limiting
+============  ============  ===========  =========  ========  ===============================
+
+Rates and formats not stated keep the print's.  A session adds its own under
+``[release]``::
+
+    [release]
+    title = "song"                 # file names: TITLE.DELIVERABLE.EXT (default: the print's name)
+    print = "song.print.wav"       # what `outboard print` writes, `outboard deliver` reads
+    folder = "deliverables"        # where deliverables go (relative to the session)
+    presets = ["streaming", "cd", "vinyl", "club"]
+
+    [[release.deliverables]]
+    name = "bandcamp"              # unique; letters, digits, - and _
+    preset = "streaming"           # optional: start from a preset, override below
+    target_lufs = -12.0            # LUFS, -40..-5 (omit: keep the print's loudness)
+    ceiling_dbtp = -1.0            # dBTP, -20..0
+    limiter = true                 # false: gain only, nothing limited
+    peak_dbtp = -6.0               # dBTP, -40..0: gain-only, true peak here (limiter = false)
+    sample_rate = 44100            # Hz, 8000..384000 (omit: the print's)
+    bit_depth = "24"               # "16" | "24" | "32f"
+    dither = "wannamaker9"         # 16-bit shaping: "none" | "first-order" | "wannamaker9"
+    format = "flac"                # "wav" | "flac" | "aiff"
+
+Each deliverable is measured on the file written (loudness, true peak) and gets
+its report, ``TITLE.NAME.json`` and ``TITLE.NAME.png`` (host.offline.report).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from host.model.config import ChainConfig
+from host.model.release import EXTENSIONS, Deliverable
+from host.offline.render import master
+from host.offline.report import measure_program, report_paths, write_report
+
+
+def output_path(folder: Path, title: str, d: Deliverable) -> Path:
+    """TITLE.NAME.EXT in ``folder``."""
+    return Path(folder) / f"{title.replace(' ', '_')}.{d.name}{EXTENSIONS[d.format]}"
+
+
+def render_deliverable(src: Path, d: Deliverable, dst: Path, *, report: bool = True,
+                       source_note: str = "", progress=None) -> dict:
+    """Render one deliverable from the print ``src`` into ``dst`` (atomically),
+    measure the file written and write its report (``dst`` with .json / .png).
+
+    Returns a summary: deliverable, file, integrated_lufs, true_peak_dbtp (both
+    measured on the file written), sample_rate, bit_depth, target_reached, note,
+    report paths.
+    """
+
+    res = master(src, dst, ChainConfig([], {}), d.settings(), progress)
+    o = res.output_analysis
+    summary = {
+        "deliverable": d.name, "description": d.description, "settings": d.describe(),
+        "source": str(src), "file": str(dst),
+        "integrated_lufs": o["integrated_lufs"], "true_peak_dbtp": o["true_peak_dbtp"],
+        "loudness_range_lu": o["loudness_range_lu"], "sample_rate": o["sample_rate"],
+        "bit_depth": d.bit_depth, "format": d.format,
+        "target_lufs": d.target_lufs, "ceiling_dbtp": d.ceiling_dbtp if d.limiter else None,
+        "peak_dbtp": d.peak_dbtp, "limiter": d.limiter,
+        "gain_db": round(res.gain_db, 2), "target_reached": res.target_reached,
+        "note": res.note, "report": None,
+    }
+    if report:
+        out = res.written
+        ceiling = d.ceiling_dbtp if d.limiter else (d.peak_dbtp if d.peak_dbtp is not None
+                                                    else d.ceiling_dbtp)
+        rep = measure_program(out.data, out.sample_rate, ceiling_dbtp=ceiling,
+                              gain_reduction=res.gr_traces or None)
+        if d.target_lufs is not None:
+            rep["target_lufs"] = d.target_lufs
+        rep["deliverable"] = dict(summary, render=res.report(), source_note=source_note)
+        jp, pp = report_paths(dst)
+        write_report(jp, pp, rep, title=f"{dst.name}  ({d.name}: {d.describe()})")
+        summary["report"] = [str(jp), str(pp)]
+    return summary

@@ -62,7 +62,7 @@ def test_midi_listing_reports_an_absent_jack_server_without_crashing() -> None:
     proc = subprocess.run(
         [sys.executable, "-c", "import json; from host.cli.devices import list_midi_ports; "
          "print(json.dumps(list_midi_ports()))"],
-        env=env, cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True,
+        env=env, cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True,
         timeout=60)
     assert proc.returncode == 0, proc.stderr[-2000:]
     midi = json.loads(proc.stdout)

@@ -34,7 +34,7 @@ from host.errors import OutboardError
 from host.midi.profiles import load_profile
 from host.model.session import load_session, parse_session
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SESSIONS = sorted((ROOT / "configs").glob("session_*.toml"))
 CHAINS = [p for p in sorted((ROOT / "configs").glob("*.toml")) if p not in SESSIONS]
 PROFILES = sorted((ROOT / "devices").glob("*.toml"))

@@ -419,7 +419,7 @@ def test_verify_reports_a_knob_moved_behind_the_hosts_back(sysex_session, comp_g
 
 
 def test_recall_cli_on_the_embedded_studio_starts_the_gear_and_recalls(tmp_path, jack_server):
-    src = (Path(__file__).parents[1] / "configs" / "session_hybrid_studio.toml").read_text()
+    src = (Path(__file__).parents[2] / "configs" / "session_hybrid_studio.toml").read_text()
     lines = [ln for ln in src.splitlines() if not ln.startswith(("midi =", "settings =",
                                                                   "snapshots ="))]
     i = next(k for k, ln in enumerate(lines) if ln.startswith("virtual_gear ="))

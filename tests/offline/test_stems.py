@@ -18,7 +18,7 @@ from host.offline.stems import StemMix, balance_gains, mix_stems, resampled_fram
 from conftest import sine
 
 FS = 48000
-CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 HEAD = """\
 [interface]

@@ -25,7 +25,7 @@ PERIOD = 128  # the studio's JACK period
 # client, which hands the callback the previous cycle's buffers.  jack_iodelay,
 # a plain JACK client, pays only the first.
 LOOP = 2 * PERIOD
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def session(tmp_path: Path, gear: str | None, extra: str = "", name: str = "s.toml",

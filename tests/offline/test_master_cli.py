@@ -97,7 +97,7 @@ def test_master_converts_rate_and_bit_depth_and_format_by_extension(mix, tmp_pat
 
 
 def test_master_with_a_chain_file_uses_its_master_defaults(mix, tmp_path, capsys):
-    chain = Path(__file__).parent.parent / "configs" / "stereo_master.toml"
+    chain = Path(__file__).parents[2] / "configs" / "stereo_master.toml"
     out = tmp_path / "m.aiff"
     code, _, err = run(["master", mix, out, "--chain", chain, "-q"], capsys)
     assert code == 0, err

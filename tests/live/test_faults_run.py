@@ -26,7 +26,7 @@ from conftest import PrivateJack, forget_clients, sine_and_noise, wait_part_file
 from host.cli import main
 from host.model.config import parse_chain
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SESSION = ROOT / "configs" / "session_jack_studio.toml"
 FS = 48000
 EXE = Path(sys.executable).parent / "outboard"

@@ -18,7 +18,7 @@ import soundfile as sf
 from host.cli import main
 from host.model.config import parse_chain
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SESSION = ROOT / "configs" / "session_jack_studio.toml"
 
 

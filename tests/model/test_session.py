@@ -12,7 +12,7 @@ from host.errors import ConfigError
 from host.live.device import ResolvedDevice, StudioWarning, ensure_studio, resolve_device
 from host.model.session import Session, load_session
 
-CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 EXAMPLES = ["session_jack_studio.toml", "session_8x8_interface.toml",
             "session_stereo_master.toml"]
 
@@ -373,7 +373,7 @@ def test_ensure_studio_starts_the_embedded_server_when_none_runs(tmp_path: Path)
     name = f"outboard-test-session-{os.getpid()}"
     env = dict(os.environ, JACK_DEFAULT_SERVER=name)
     proc = subprocess.run([sys.executable, "-c", STUDIO_SCRIPT, str(s.path)], env=env,
-                          cwd=Path(__file__).resolve().parent.parent, capture_output=True,
+                          cwd=Path(__file__).resolve().parents[2], capture_output=True,
                           text=True, timeout=60)
     lines = [json.loads(x) for x in proc.stdout.splitlines() if x.startswith("{")]
     pid = lines[0]["pid"] if lines else None

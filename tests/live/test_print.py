@@ -25,7 +25,7 @@ from conftest import STUDIO_HEAD
 from host.cli import main
 
 FS = 48000
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXE = Path(sys.executable).parent / "outboard"
 
 

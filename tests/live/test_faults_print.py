@@ -30,7 +30,7 @@ from conftest import STUDIO_HEAD, sine_and_noise, wait_part_file
 
 from host.model.config import parse_chain
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SESSION = ROOT / "configs" / "session_jack_studio.toml"   # digital chain, embedded_jack
 FS = 48000
 PRE = FS            # the default pre-roll, 1 s, in frames

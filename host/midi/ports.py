@@ -166,6 +166,7 @@ class MidiOutput:
 
     def __init__(self, client: Any, destination: str, pace_ms: float = 0.0):
         self._client = client
+        self.name = str(client.name)        # JACK client name (OUT_CLIENT, -01 ... if taken)
         self.destination = destination
         self.fs = int(client.samplerate)
         self.pace_ms = pace_ms
@@ -298,12 +299,12 @@ class MidiOutput:
         seen, since = self._cycles, time.monotonic()
         while not done():
             if self._shutdown is not None:
-                raise OutboardError(f"MIDI: the JACK server shut {OUT_CLIENT} down while "
+                raise OutboardError(f"MIDI: the JACK server shut {self.name} down while "
                                     f"{what} ({self._shutdown})")
             if self._cycles != seen:
                 seen, since = self._cycles, time.monotonic()
             elif time.monotonic() - since > STALL_S:
-                raise OutboardError(f"MIDI: JACK stopped calling {OUT_CLIENT} while {what} "
+                raise OutboardError(f"MIDI: JACK stopped calling {self.name} while {what} "
                                     f"(no process cycle for {STALL_S:g} s)")
             time.sleep(POLL_S)
 

@@ -75,13 +75,17 @@ def jack_server():
 
 #: Hz; the private servers' rate (the sessions' too)
 PRIVATE_JACK_RATE = 48000
+#: frames; the private servers' period unless a test asks for another
+PRIVATE_JACK_PERIOD = 128
 
 
 class PrivateJack:
-    """jackd on the dummy backend under a server name of its own."""
+    """jackd on the dummy backend under a server name of its own, ``period``
+    frames per cycle."""
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, period: int = PRIVATE_JACK_PERIOD):
         self.name = name
+        self.period = period
         self.env = dict(os.environ, JACK_DEFAULT_SERVER=name, JACK_NO_AUDIO_RESERVATION="1")
         self.proc: subprocess.Popen | None = None
         self.killed = False
@@ -92,7 +96,7 @@ class PrivateJack:
         exe = shutil.which("jackd")
         self.proc = subprocess.Popen([exe, "--no-realtime", "-d", "dummy", "-r",
                                       str(PRIVATE_JACK_RATE), "-p",
-                                      "128", "-C", "8", "-P", "8"], env=self.env,
+                                      str(self.period), "-C", "8", "-P", "8"], env=self.env,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                      stdin=subprocess.DEVNULL, start_new_session=True)
         probe = "import jack; jack.Client('probe', no_start_server=True).close()"
@@ -136,7 +140,8 @@ class PrivateJack:
 @pytest.fixture
 def private_jack(request):
     """Start a private JACK server (one name per test; a second start reuses
-    it, like a studio starting its server again); all stopped cleanly after."""
+    it, like a studio starting its server again): ``private_jack(period=...)``,
+    frames, default PRIVATE_JACK_PERIOD.  All stopped cleanly after."""
     from host.sim.jack_server import jackd_path
 
     if jackd_path() is None:
@@ -145,10 +150,10 @@ def private_jack(request):
     name = f"outboard-faults-{os.getpid()}-{tag}"
     servers: list[PrivateJack] = []
 
-    def make() -> PrivateJack:
+    def make(period: int = PRIVATE_JACK_PERIOD) -> PrivateJack:
         for old in servers:  # the new server reclaims a killed one's registry slot
             old.killed = False
-        s = PrivateJack(name).start()
+        s = PrivateJack(name, period).start()
         servers.append(s)
         return s
 

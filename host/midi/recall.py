@@ -33,8 +33,9 @@ manual parameters are listed as "set by hand".
 
 Sending (:func:`send`): per unit, open the port (a missing port is a one-line
 error listing the ports that exist; the other units are still recalled), then
-send every message with ``pace_ms`` between messages (the profile's, or the
-caller's override; older gear drops bursts).  A unit whose port disappears
+send every message with at least ``pace_ms`` between messages on the wire (the
+profile's, or the caller's override; older gear drops bursts), counted in JACK
+frames by :class:`host.midi.ports.MidiOutput`, so at any period size.  A unit whose port disappears
 while its messages go out is reported as not recalled.  :func:`verify` asks
 each unit whose profile has a dump request for its state and lists every
 parameter that differs from the plan by more than its law's resolution.
@@ -391,20 +392,22 @@ def send_unit(p: UnitPlan, say: Callable[[str], None] = _say) -> UnitResult:
         res.error = "no midi.port in the session"
         return res
     try:
-        out = MidiOutput.open(p.port)
+        out = MidiOutput.open(p.port, pace_ms=p.pace_ms)
     except OutboardError as exc:
         res.error = str(exc)
         say(f"insert {p.insert}: {exc}")
         return res
     with out:
         res.port = out.destination
-        gap = p.pace_ms / 1000.0
-        for i, m in enumerate(msgs):
-            if i and gap > 0:
-                time.sleep(gap)
-            out.send(m)
-            res.sent += 1
-        out.flush()
+        try:
+            for m in msgs:              # paced in JACK frames by the output
+                out.send(m)
+                res.sent += 1
+            out.flush()
+        except OutboardError as exc:
+            res.error = str(exc)
+            say(f"insert {p.insert}: {exc}")
+            return res
         if not out.present():
             res.error = f"port {out.destination} vanished during the recall"
             say(f"insert {p.insert}: {res.error}")
@@ -447,7 +450,8 @@ def verify_unit(p: UnitPlan, res: UnitResult, timeout_s: float = DUMP_TIMEOUT_S)
         return got if got and set(want) <= set(got) else None
 
     try:
-        with MidiInput.open(src) as inp, MidiOutput.open(res.port or p.port or "") as out:
+        with MidiInput.open(src) as inp, MidiOutput.open(res.port or p.port or "",
+                                                         pace_ms=p.pace_ms) as out:
             time.sleep(0.05)  # both connections made before the request goes out
             inp.drain()
             for _ in range(DUMP_ATTEMPTS):

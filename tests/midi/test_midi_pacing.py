@@ -19,6 +19,7 @@ prints what the monitor saw as JSON.
 from __future__ import annotations
 
 import json
+import os
 import math
 import subprocess
 import sys
@@ -104,7 +105,10 @@ def main(session_path: str) -> None:
 
 
 def run_child(server, session_path: Path) -> dict:
-    r = subprocess.run([sys.executable, __file__, str(session_path)], env=server.env,
+    tests = str(Path(__file__).resolve().parents[1])  # conftest, for the child's imports
+    path = os.pathsep.join(filter(None, [tests, os.environ.get("PYTHONPATH")]))
+    env = dict(server.env, PYTHONPATH=path)
+    r = subprocess.run([sys.executable, __file__, str(session_path)], env=env,
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
     return json.loads(r.stdout.strip().splitlines()[-1])

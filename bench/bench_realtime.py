@@ -101,7 +101,6 @@ import platform
 import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -115,6 +114,8 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from common import Row, best_time  # noqa: E402
+
+from host.sim.jack_server import JackServer  # noqa: E402
 
 FS = 48000
 SESSION = ROOT / "configs" / "session_stereo_master.toml"
@@ -410,58 +411,19 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
 # ------------------------------------------------------------ parent: servers, table
 
 
-class PrivateJack:
-    """A private jackd (dummy backend) named outboard-bench-<period>, logged to a file."""
-
-    def __init__(self, period: int, realtime: bool = False):
-        self.period = period
-        self.realtime = realtime
-        self.name = f"{SERVER_PREFIX}{period}"
-        self.proc: subprocess.Popen | None = None
-        fd, self.log = tempfile.mkstemp(prefix=f"{self.name}-", suffix=".log")
-        os.close(fd)
-
-    def start(self, timeout_s: float = 10.0) -> PrivateJack:
-        cmd = ["jackd", "-n", self.name, "-R" if self.realtime else "--no-realtime",
-               "-d", "dummy", "-r", str(FS),
-               "-p", str(self.period), "-C", "8", "-P", "8"]
-        env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1")
-        with open(self.log, "wb") as logf:
-            self.proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, env=env,
-                                         start_new_session=True)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                tail = Path(self.log).read_text(errors="replace").strip().splitlines()[-3:]
-                raise RuntimeError(f"jackd -n {self.name} exited at start: " + " | ".join(tail))
-            if self._answers():
-                return self
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"jackd -n {self.name} did not answer within {timeout_s:.0f} s")
-
-    def _answers(self) -> bool:
-        env = dict(os.environ, JACK_DEFAULT_SERVER=self.name)
-        r = subprocess.run(["jack_lsp"], env=env, capture_output=True, text=True, timeout=10)
-        return r.returncode == 0 and "system:playback_1" in r.stdout
-
-    def stop(self) -> None:
-        """Stop the server started here (its own process group, by pid)."""
-        if self.proc is not None:
-            from host.sim.jack_server import stop_process_group
-
-            stop_process_group(self.proc)
-        self.proc = None
-
-    def cleanup(self) -> None:
-        Path(self.log).unlink(missing_ok=True)
+def private_server(period: int, realtime: bool | None, name: str | None = None) -> JackServer:
+    """A private jackd (dummy backend) named outboard-bench-<period>, its log
+    kept for the xrun count (host.sim's JackServer; ``realtime`` None: -R
+    first, --no-realtime if refused)."""
+    return JackServer(rate=FS, period=period, realtime=realtime,
+                      name=name or f"{SERVER_PREFIX}{period}", isolated=True,
+                      keep_log=True).start()
 
 
-def run_condition(server: PrivateJack, condition: str, seconds: float) -> dict[str, Any]:
+def run_condition(server: JackServer, condition: str, seconds: float) -> dict[str, Any]:
     spec = {"condition": condition, "seconds": seconds, "period": server.period,
-            "log": server.log}
-    env = dict(os.environ, JACK_DEFAULT_SERVER=server.name)
+            "log": str(server.log_path)}
+    env = server.env
     r = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child",
                         json.dumps(spec)], env=env, capture_output=True, text=True,
                        timeout=seconds + 120)
@@ -563,9 +525,8 @@ def main(argv: list[str] | None = None) -> int:
     offline = [offline_load(p) for p in sorted(set(args.periods) | {64})]
     results: list[dict[str, Any]] = []
     for period in args.periods:
-        server = PrivateJack(period, args.realtime)
+        server = private_server(period, args.realtime)
         try:
-            server.start()
             for cond in conditions:
                 print(f"period {period}: {cond}, {args.seconds:g} s ...", flush=True)
                 results.append(run_condition(server, cond, args.seconds))

@@ -58,8 +58,10 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from bench_realtime import BUSY_LOOP, PrivateJack, _jack_log, offline_load  # noqa: E402
+from bench_realtime import BUSY_LOOP, _jack_log, offline_load, private_server  # noqa: E402
 from common import Row  # noqa: E402
+
+from host.sim.jack_server import JackServer  # noqa: E402
 
 FS = 48000
 PERIOD = 32
@@ -204,21 +206,9 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
 # ------------------------------------------------------------------ parent
 
 
-def start_server(realtime: bool) -> PrivateJack:
+def start_server(realtime: bool) -> JackServer:
     """The private server; with ``realtime``, -R first, --no-realtime if that fails."""
-    for rt in ((True, False) if realtime else (False,)):
-        server = PrivateJack(PERIOD, rt)
-        server.name = SERVER_NAME
-        try:
-            return server.start()
-        except RuntimeError as exc:
-            server.stop()
-            server.cleanup()
-            if not rt:
-                raise
-            print(f"bench_soak: jackd -R did not start ({exc}); trying --no-realtime",
-                  file=sys.stderr)
-    raise AssertionError("unreachable")
+    return private_server(PERIOD, None if realtime else False, SERVER_NAME)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -256,9 +246,10 @@ def main(argv: list[str] | None = None) -> int:
         load = subprocess.Popen([sys.executable, "-c",
                                  BUSY_LOOP.format(seconds=args.seconds + 120.0)],
                                 stdout=subprocess.DEVNULL)
-        spec = {"seconds": args.seconds, "log": server.log, "gear_engine": args.gear_engine}
+        spec = {"seconds": args.seconds, "log": str(server.log_path),
+                "gear_engine": args.gear_engine}
         meta["gear_engine"] = args.gear_engine
-        env = dict(os.environ, JACK_DEFAULT_SERVER=server.name)
+        env = server.env
         print(f"soak: {args.seconds:g} s at {PERIOD} frames, jackd "
               f"{'-R' if server.realtime else '--no-realtime'} ...", flush=True)
         r = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child",
@@ -276,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         # what jackd said about real-time scheduling (granted or refused)
         meta["jackd_realtime_lines"] = [
-            ln.strip() for ln in Path(server.log).read_text(errors="replace").splitlines()
+            ln.strip() for ln in server.log_path.read_text(errors="replace").splitlines()
             if "real" in ln.lower() or "sched" in ln.lower()][:10]
     finally:
         if load is not None and load.poll() is None:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
-import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -28,21 +27,66 @@ def sine(freq_hz: float, fs: float, seconds: float, peak_dbfs: float = 0.0,
     return np.ascontiguousarray(np.tile(x, (channels, 1)), dtype=np.float32)
 
 
-#: the [interface] and [program] tables of a session in the embedded JACK studio:
-#: 48 kHz, 128-frame periods, the program on interface channels 1-2 (lines that
-#: follow it still belong to [program] until the next table)
-STUDIO_HEAD = """
-[interface]
-device = "system"
-hostapi = "JACK"
-sample_rate = 48000
-block_size = 128
-embedded_jack = true
+class Toml(str):
+    """TOML text to put into a session as it is (a value written as a test wrote it)."""
 
-[program]
-inputs = [1, 2]
-outputs = [1, 2]
-"""
+
+def toml_value(v) -> str:
+    """A TOML value for a test session: strings, numbers, booleans, lists and
+    inline tables (dict keys that are not bare words are quoted); :class:`Toml`
+    as it is."""
+    if isinstance(v, Toml):
+        return str(v)
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{k if re.fullmatch(r'[A-Za-z0-9_-]+', k) else json.dumps(k)}"
+                                f" = {toml_value(x)}" for k, x in v.items()) + " }"
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(toml_value(x) for x in v) + "]"
+    if isinstance(v, str):
+        return json.dumps(v)
+    return repr(v)
+
+
+#: the embedded JACK studio's interface: 48 kHz, 128-frame periods
+STUDIO_INTERFACE = {"device": "system", "hostapi": "JACK", "sample_rate": 48000,
+                    "block_size": 128, "embedded_jack": True}
+#: the program on interface channels 1-2
+STUDIO_PROGRAM = {"inputs": [1, 2], "outputs": [1, 2]}
+
+
+def session_toml(chain: list[dict] = (), *, stems: list[dict] = (), release: dict | None = None,
+                 interface: dict | None = None, program: dict | None = None,
+                 latency: dict | None = None) -> str:
+    """The text of a session file: the studio's [interface] and [program]
+    (``interface``/``program`` entries override or, set to None, remove keys),
+    then [latency], [release], and one [[chain]] / [[stems]] table per dict.
+    The one session builder of the tests."""
+    def table(header: str, d: dict) -> str:
+        return header + "\n" + "".join(f"{k} = {toml_value(v)}\n" for k, v in d.items()
+                                       if v is not None)
+    iface = {**STUDIO_INTERFACE, **(interface or {})}
+    prog = {**STUDIO_PROGRAM, **(program or {})}
+    parts = [table("[interface]", iface), table("[program]", prog)]
+    if latency is not None:
+        parts.append(table("[latency]", latency))
+    if release is not None:
+        parts.append(table("[release]", release))
+    parts += [table("[[chain]]", c) for c in chain]
+    parts += [table("[[stems]]", s) for s in stems]
+    return "\n".join(parts)
+
+
+def write_session(path: Path, chain: list[dict] = (), **kw) -> Path:
+    """Write :func:`session_toml` to ``path``; returns ``path``."""
+    path.write_text(session_toml(chain, **kw))
+    return path
+
+
+#: the [interface] and [program] tables of a session in the embedded JACK studio
+#: (lines that follow it still belong to [program] until the next table)
+STUDIO_HEAD = session_toml()
 
 
 def sine_and_noise(seconds: float, seed: int = 7, fs: int = 48000) -> np.ndarray:
@@ -79,62 +123,13 @@ PRIVATE_JACK_RATE = 48000
 PRIVATE_JACK_PERIOD = 128
 
 
-class PrivateJack:
-    """jackd on the dummy backend under a server name of its own, ``period``
-    frames per cycle."""
+def private_server(name: str, period: int = PRIVATE_JACK_PERIOD):
+    """jackd on the dummy backend under a server name of its own (host.sim's
+    JackServer, isolated: probed from child processes, never reused), started."""
+    from host.sim.jack_server import JackServer
 
-    def __init__(self, name: str, period: int = PRIVATE_JACK_PERIOD):
-        self.name = name
-        self.period = period
-        self.env = dict(os.environ, JACK_DEFAULT_SERVER=name, JACK_NO_AUDIO_RESERVATION="1")
-        self.proc: subprocess.Popen | None = None
-        self.killed = False
-
-    def start(self) -> PrivateJack:
-        import shutil
-
-        exe = shutil.which("jackd")
-        self.proc = subprocess.Popen([exe, "--no-realtime", "-d", "dummy", "-r",
-                                      str(PRIVATE_JACK_RATE), "-p",
-                                      str(self.period), "-C", "8", "-P", "8"], env=self.env,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                     stdin=subprocess.DEVNULL, start_new_session=True)
-        probe = "import jack; jack.Client('probe', no_start_server=True).close()"
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                pytest.fail(f"private jackd exited at start ({self.proc.returncode})")
-            if subprocess.run([sys.executable, "-c", probe], env=self.env,
-                              capture_output=True).returncode == 0:
-                return self
-            time.sleep(0.2)
-        self.kill()
-        pytest.fail("private jackd did not answer within 15 s")
-
-    def kill(self) -> None:
-        """SIGKILL: the server dies without a word to its clients, and leaves
-        its slot in JACK's shm registry (8 slots) taken; ``stop()`` after a
-        ``kill()`` gives it back."""
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
-            self.killed = True
-
-    def stop(self) -> None:
-        """Stop cleanly (SIGTERM), so that the server unregisters itself.  A
-        server killed before is started again under its name first: jackd
-        reclaims a dead server's registry slot by name, and frees it on exit."""
-        if self.killed and (self.proc is None or self.proc.poll() is not None):
-            self.killed = False
-            self.start()
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        self.proc = None
+    return JackServer(rate=PRIVATE_JACK_RATE, period=period, realtime=False, name=name,
+                      isolated=True).start(timeout_s=15.0)
 
 
 @pytest.fixture
@@ -148,12 +143,12 @@ def private_jack(request):
         pytest.skip("jackd is not installed (Debian package jackd2)")
     tag = re.sub(r"[^A-Za-z0-9-]", "-", request.node.name[5:30])
     name = f"outboard-faults-{os.getpid()}-{tag}"
-    servers: list[PrivateJack] = []
+    servers: list = []
 
-    def make(period: int = PRIVATE_JACK_PERIOD) -> PrivateJack:
+    def make(period: int = PRIVATE_JACK_PERIOD):
         for old in servers:  # the new server reclaims a killed one's registry slot
             old.killed = False
-        s = PrivateJack(name, period).start()
+        s = private_server(name, period)
         servers.append(s)
         return s
 

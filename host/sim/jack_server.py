@@ -15,6 +15,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -40,13 +41,31 @@ def quiet_libjack() -> None:
     jack.set_info_function(lambda msg: None)
 
 
-def server_running() -> bool:
-    """True if a JACK server answers (JACK-Client, without starting one)."""
+def server_env(name: str | None = None) -> dict[str, str]:
+    """The environment a JACK client (or jackd) needs to reach server ``name``
+    (None: the one ``$JACK_DEFAULT_SERVER`` names, else "default")."""
+    env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1")
+    if name is not None:
+        env["JACK_DEFAULT_SERVER"] = name
+    return env
+
+
+def server_running(name: str | None = None, isolated: bool = False) -> bool:
+    """True if the JACK server ``name`` answers (without starting one).
+
+    ``isolated``: ask from a child process.  libjack binds a process to the
+    first server it talks to and keeps a killed server's registry in mind, so
+    a process that must not be tied to a private server (a test, a bench
+    parent) probes it from a child."""
+    if isolated:
+        probe = "import jack; jack.Client('outboard-probe', no_start_server=True).close()"
+        return subprocess.run([sys.executable, "-c", probe], env=server_env(name),
+                              capture_output=True).returncode == 0
     import jack
 
     quiet_libjack()
     try:
-        c = jack.Client("outboard-probe", no_start_server=True)
+        c = jack.Client("outboard-probe", no_start_server=True, servername=name)
     except jack.JackError:
         return False
     c.close()
@@ -78,7 +97,8 @@ def stop_process_group(proc: subprocess.Popen, timeout_s: float = 5.0) -> None:
 
 @dataclass
 class JackServer:
-    """A JACK server on the dummy backend (or the one already running).
+    """A JACK server on the dummy backend (or the one already running): the
+    one server helper of the embedded studio, the tests and the benches.
 
     Parameters
     ----------
@@ -93,6 +113,16 @@ class JackServer:
         priority.  None (default): try real-time and fall back to
         ``--no-realtime`` where the system refuses it.  With real-time
         scheduling the studio keeps its deadlines on a loaded machine.
+    name : str or None
+        Server name (``jackd -n``); clients reach it with
+        ``JACK_DEFAULT_SERVER=name`` (:attr:`env`).  None: the default server.
+    isolated : bool
+        A private server for tests and benches: never reuse a running one of
+        the same name, probe it from child processes (:func:`server_running`),
+        and leave this process's PortAudio alone (its clients are children).
+    keep_log : bool
+        Keep jackd's log (:attr:`log_path`, one line per xrun) after
+        :meth:`stop`, for a bench to read; :meth:`cleanup` removes it.
     """
 
     rate: int = DEFAULT_RATE
@@ -103,9 +133,21 @@ class JackServer:
     log_path: Path | None = None
     started_here: bool = False
     realtime: bool | None = None
+    name: str | None = None
+    isolated: bool = False
+    keep_log: bool = False
+    killed: bool = False
+
+    @property
+    def env(self) -> dict[str, str]:
+        """Environment for a child process that must use this server."""
+        return server_env(self.name)
+
+    def _answers(self) -> bool:
+        return server_running(self.name, isolated=self.isolated)
 
     def start(self, timeout_s: float = 10.0) -> JackServer:
-        if server_running():
+        if not self.isolated and self._answers():
             self.started_here = False
             reinit_portaudio()
             return self
@@ -121,43 +163,69 @@ class JackServer:
         return self._launch(exe, timeout_s)
 
     def _launch(self, exe: str, timeout_s: float) -> JackServer:
-        fd, log = tempfile.mkstemp(prefix="outboard-jackd-", suffix=".log")
-        self.log_path = Path(log)
+        if self.log_path is None:
+            fd, log = tempfile.mkstemp(prefix=f"outboard-jackd-{self.name or 'default'}-",
+                                       suffix=".log")
+            os.close(fd)
+            self.log_path = Path(log)
         mode = ["-R", "-P", "70"] if self.realtime else ["--no-realtime"]
-        cmd = [exe, *mode, "-d", "dummy", "-r", str(self.rate), "-p",
+        named = ["-n", self.name] if self.name is not None else []
+        cmd = [exe, *named, *mode, "-d", "dummy", "-r", str(self.rate), "-p",
                str(self.period), "-C", str(self.capture), "-P", str(self.playback)]
-        env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1")
-        self.proc = subprocess.Popen(cmd, stdout=fd, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, env=env,
-                                     start_new_session=True)
-        os.close(fd)
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, env=self.env,
+                                         start_new_session=True)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 tail = self.log_path.read_text(errors="replace").strip().splitlines()[-3:]
                 self.proc = None
-                self.log_path.unlink(missing_ok=True)
-                self.log_path = None
-                raise OutboardError("jackd: exited at start: " + " | ".join(tail))
-            if server_running():
+                self.cleanup()
+                raise OutboardError(f"jackd{' -n ' + self.name if self.name else ''}: "
+                                    "exited at start: " + " | ".join(tail))
+            if self._answers():
                 self.started_here = True
-                reinit_portaudio()
+                if not self.isolated:
+                    reinit_portaudio()
                 return self
             time.sleep(0.1)
         self.stop()
         raise OutboardError(f"jackd: did not answer within {timeout_s:.0f} s")
 
-    def stop(self) -> None:
-        """Stop a server started here.  PortAudio is shut down first (its JACK
-        host API asserts if the server vanishes under it) and re-initialised
-        after, without JACK."""
-        import sounddevice as sd
+    def kill(self) -> None:
+        """SIGKILL the server (fault tests): it dies without a word to its
+        clients and leaves its slot in JACK's shm registry (8 slots) taken;
+        :meth:`stop` after a kill gives it back."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+            self.killed = True
 
+    def stop(self) -> None:
+        """Stop a server started here, cleanly (SIGTERM), so it unregisters
+        itself.  A server killed before is started again under its name first:
+        jackd reclaims a dead server's registry slot by name, and frees it on
+        exit.  PortAudio is shut down first (its JACK host API asserts if the
+        server vanishes under it) and re-initialised after, without JACK."""
+        if self.killed and (self.proc is None or self.proc.poll() is not None):
+            self.killed = False
+            self._launch(jackd_path() or "jackd", 10.0)
         if self.proc is not None:
-            sd._terminate()
-            stop_process_group(self.proc)
+            if self.isolated:
+                stop_process_group(self.proc)
+            else:
+                import sounddevice as sd
+
+                sd._terminate()
+                stop_process_group(self.proc)
+                sd._initialize()
             self.proc = None
-            sd._initialize()
+        if not self.keep_log:
+            self.cleanup()
+
+    def cleanup(self) -> None:
+        """Remove jackd's log."""
         if self.log_path is not None:
             self.log_path.unlink(missing_ok=True)
             self.log_path = None

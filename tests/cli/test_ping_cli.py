@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import Toml, write_session
 import soundfile as sf
 
 from host.cli import main
@@ -28,47 +29,19 @@ LOOP = 2 * PERIOD
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def session(tmp_path: Path, gear: str | None, extra: str = "", name: str = "s.toml",
+def session(tmp_path: Path, gear: str | None, latency: dict | None = None, name: str = "s.toml",
             chain_hw: bool = True, mix: float = 1.0, trim: str = '"auto"',
             polarity: str = '"auto"') -> Path:
-    hw = ""
-    if chain_hw:
-        vg = f"virtual_gear = {gear}\n" if gear else ""
-        hw = f"""
-[[chain]]
-kind = "hardware"
-name = "unit"
-sends = [3, 4]
-returns = [3, 4]
-mix = {mix}
-polarity = {polarity}
-return_trim_db = {trim}
-{vg}"""
-    text = f"""
-[interface]
-device = "system"
-hostapi = "JACK"
-sample_rate = 48000
-block_size = 128
-embedded_jack = true
-
-[program]
-inputs = [1, 2]
-outputs = [1, 2]
-{extra}
-[[chain]]
-kind = "gain"
-name = "pre"
-gain_db = -3.0
-{hw}
-[[chain]]
-kind = "eq"
-name = "post"
-bands = [{{ type = "peak", freq_hz = 1000.0, gain_db = 2.0, q = 1.0 }}]
-"""
-    p = tmp_path / name
-    p.write_text(text)
-    return p
+    """gain "pre", hardware "unit" (sends/returns 3-4, virtual gear ``gear``:
+    TOML text), eq "post"; ``latency``: the [latency] table."""
+    hw = {"kind": "hardware", "name": "unit", "sends": [3, 4], "returns": [3, 4], "mix": mix,
+          "polarity": Toml(polarity), "return_trim_db": Toml(trim)}
+    if gear:
+        hw["virtual_gear"] = Toml(gear)
+    chain = [{"kind": "gain", "name": "pre", "gain_db": -3.0}, *([hw] if chain_hw else []),
+             {"kind": "eq", "name": "post", "bands": [{"type": "peak", "freq_hz": 1000.0,
+                                                       "gain_db": 2.0, "q": 1.0}]}]
+    return write_session(tmp_path / name, chain, latency=latency)
 
 
 def record(sess: Path, mix: Path, out: Path, capsys, attempts: int = 3) -> str:
@@ -185,7 +158,7 @@ def test_save_then_run_uses_the_stored_figure_and_stale_ones_are_handled(jack_se
     err = capsys.readouterr().err
     assert code == 0 and "stale" in err and "measuring again" in err
     # ... refused when the session says so
-    p2 = session(tmp_path, "{ delay_samples = 30.0 }", '[latency]\non_stale = "refuse"\n',
+    p2 = session(tmp_path, "{ delay_samples = 30.0 }", {"on_stale": "refuse"},
                  name="s.toml")
     store.write_text(json.dumps(data))
     code = main(["run", str(p2), "--duration", "0.3", "-q"])
@@ -245,7 +218,7 @@ def test_measure_at_start_pings_in_the_stream_instead_of_trusting_the_store(
     x = (0.2 * rng.standard_normal((fs, 2))).astype(np.float32)
     mix = tmp_path / "mix.wav"
     sf.write(mix, x, fs, subtype="FLOAT")
-    hw = session(tmp_path, "{ delay_samples = 45.0 }", "[latency]\nmeasure_at_start = true\n",
+    hw = session(tmp_path, "{ delay_samples = 45.0 }", {"measure_at_start": True},
                  name="hw.toml", trim="0.0", polarity="1")
     ping(hw, capsys, "--save")
     store = hw.with_name("hw.measured.json")

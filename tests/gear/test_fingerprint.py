@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import Toml, write_session
 
 from host.cli import fingerprint as fingerprint_cli
 from host.gear import fingerprint as fpm
@@ -23,30 +24,12 @@ from host.live.stream import SessionStream
 FS = 48000
 
 
-def session(tmp_path: Path, gear: str, name: str = "s.toml", extra: str = "") -> Path:
-    text = f"""
-[interface]
-device = "system"
-hostapi = "JACK"
-sample_rate = {FS}
-block_size = 128
-embedded_jack = true
-
-[program]
-inputs = [1, 2]
-outputs = [1, 2]
-
-[[chain]]
-kind = "hardware"
-name = "unit"
-sends = [3, 4]
-returns = [3, 4]
-{extra}
-virtual_gear = {gear}
-"""
-    p = tmp_path / name
-    p.write_text(text)
-    return p
+def session(tmp_path: Path, gear: str, name: str = "s.toml") -> Path:
+    """A studio session with one hardware insert "unit" on sends/returns 3-4 and
+    the virtual gear ``gear`` (TOML text) in it."""
+    return write_session(tmp_path / name, [{"kind": "hardware", "name": "unit", "sends": [3, 4],
+                                            "returns": [3, 4], "virtual_gear": Toml(gear)}],
+                         interface={"sample_rate": FS})
 
 
 def quiet(msg: str) -> None:

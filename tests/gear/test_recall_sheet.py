@@ -10,23 +10,14 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import session_toml
 
 from host.errors import OutboardError
 from host.midi.profiles import load_profile
 from host.cli.recall_sheet import add_parser
 from host.gear.recall_sheet import angle_deg, control, log_marks, position
 
-HEAD = """
-[interface]
-device = "system"
-hostapi = "JACK"
-sample_rate = 48000
-block_size = 128
-
-[program]
-inputs = [1, 2]
-outputs = [1, 2]
-"""
+HEAD = session_toml(interface={"embedded_jack": None}) + "\n"
 VARIMU = """
 [[chain]]
 kind = "hardware"

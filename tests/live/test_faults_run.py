@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import PrivateJack, forget_clients, sine_and_noise, wait_part_file
+from conftest import forget_clients, private_server, sine_and_noise, wait_part_file
 
 from host.cli import main
 from host.model.config import parse_chain
@@ -240,5 +240,5 @@ def test_embedded_server_killed_mid_run_then_the_run_starts_it_again(tmp_path):
         for pid in jackd_pids(name):
             os.kill(pid, signal.SIGKILL)
         if not clean:  # give back the dead server's registry slot
-            PrivateJack(name).start().stop()
+            private_server(name).stop()
         forget_clients(name)

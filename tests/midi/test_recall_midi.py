@@ -23,6 +23,7 @@ from pathlib import Path
 import mido
 import numpy as np
 import pytest
+from conftest import write_session as session_file
 
 from host.errors import ConfigError
 from host.midi import encode, laws
@@ -48,25 +49,13 @@ SNAPSHOTS = {"A": {"ratio": 2.0, "threshold_db": -20.0}, "B": {"ratio": 10.0}}
 ATTEMPTS = 4
 
 
-def _toml(v) -> str:
-    if isinstance(v, dict):
-        return "{ " + ", ".join(f"{json.dumps(k) if '[' in k else k} = {_toml(x)}"
-                                for k, x in v.items()) + " }"
-    return json.dumps(v)
-
-
 def write_session(path: Path, units: list[dict]) -> Path:
     """A session file with one hardware insert per unit (name, midi, settings, snapshots)."""
-    text = ['[interface]\ndevice = "system"\nhostapi = "JACK"\nsample_rate = 48000\n'
-            'block_size = 128\n\n[program]\ninputs = [1, 2]\noutputs = [1, 2]\n']
-    for i, u in enumerate(units):
-        text.append(f'[[chain]]\nkind = "hardware"\nname = "{u["name"]}"\n'
-                    f"sends = [{3 + 2 * i}, {4 + 2 * i}]\nreturns = [{3 + 2 * i}, {4 + 2 * i}]\n")
-        for k in ("midi", "settings", "snapshots"):
-            if k in u:
-                text.append(f"{k} = {_toml(u[k])}\n")
-    path.write_text("\n".join(text))
-    return path
+    chain = [{"kind": "hardware", "name": u["name"], "sends": [3 + 2 * i, 4 + 2 * i],
+              "returns": [3 + 2 * i, 4 + 2 * i],
+              **{k: u[k] for k in ("midi", "settings", "snapshots") if k in u}}
+             for i, u in enumerate(units)]
+    return session_file(path, chain, interface={"embedded_jack": None})
 
 
 def comp_unit(port: str = COMP, **kw) -> dict:

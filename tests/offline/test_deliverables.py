@@ -11,6 +11,7 @@ import json
 import numpy as np
 import pyloudnorm
 import pytest
+from conftest import session_toml
 import soundfile as sf
 from scipy import signal as ss
 
@@ -126,35 +127,12 @@ def test_vinyl_premaster_is_a_pure_gain_to_its_headroom_without_limiting(deliver
                                               rep["gain_reduction"].values())
 
 
-SESSION = """
-[interface]
-device = "system"
-sample_rate = 48000
-block_size = 128
-
-[program]
-inputs = [1, 2]
-outputs = [1, 2]
-
-[release]
-title = "my song"
-print = "song.wav"
-folder = "delivered"
-presets = ["streaming"]
-
-[[release.deliverables]]
-name = "bandcamp"
-preset = "cd"
-target_lufs = -12.0
-format = "flac"
-
-[[release.deliverables]]
-name = "hires"
-sample_rate = 96000
-bit_depth = "24"
-ceiling_dbtp = -2.0
-target_lufs = -16.0
-"""
+SESSION = session_toml(interface={"hostapi": None, "embedded_jack": None}, release={
+    "title": "my song", "print": "song.wav", "folder": "delivered", "presets": ["streaming"],
+    "deliverables": [
+        {"name": "bandcamp", "preset": "cd", "target_lufs": -12.0, "format": "flac"},
+        {"name": "hires", "sample_rate": 96000, "bit_depth": "24", "ceiling_dbtp": -2.0,
+         "target_lufs": -16.0}]})
 
 
 def test_a_session_delivers_its_release_with_custom_deliverables(tmp_path):

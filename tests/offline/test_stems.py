@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import Toml, session_toml, sine
 import soundfile as sf
 import soxr
 from scipy.signal import butter, sosfilt
@@ -15,23 +16,10 @@ from scipy.signal import butter, sosfilt
 from host.errors import AudioFileError, ConfigError, OutboardError
 from host.model.session import load_session
 from host.offline.stems import StemMix, balance_gains, mix_stems, resampled_frames
-from conftest import sine
+
 
 FS = 48000
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
-
-HEAD = """\
-[interface]
-device = "system"
-sample_rate = {fs}
-block_size = 128
-
-[program]
-inputs = {inputs}
-outputs = {inputs}
-{program}
-"""
-
 
 def stem_toml(name: str, file: str, extra: str = "") -> str:
     return f'[[stems]]\nname = "{name}"\nfile = "{file}"\n{extra}\n'
@@ -40,8 +28,9 @@ def stem_toml(name: str, file: str, extra: str = "") -> str:
 def session_file(tmp_path: Path, stems: list[str], program: str = "", fs: int = FS,
                  inputs: str = "[1, 2]", tail: str = "") -> Path:
     p = tmp_path / "session.toml"
-    p.write_text(HEAD.format(fs=fs, inputs=inputs, program=program) + "\n" + "\n".join(stems)
-                 + tail)
+    head = session_toml(interface={"hostapi": None, "embedded_jack": None, "sample_rate": fs},
+                        program={"inputs": Toml(inputs), "outputs": Toml(inputs)})
+    p.write_text(head + program + "\n\n" + "\n".join(stems) + tail)
     return p
 
 

@@ -81,18 +81,25 @@ def reinit_portaudio() -> None:
     sd._initialize()
 
 
-def stop_process_group(proc: subprocess.Popen, timeout_s: float = 5.0) -> None:
-    """SIGTERM a server started in its own session (process group), SIGKILL it
-    if it does not leave within ``timeout_s``.  A SIGKILLed jackd keeps its slot
-    in JACK's server registry, so SIGTERM comes first."""
+def stop_process(proc: subprocess.Popen, timeout_s: float = 5.0, group: bool = False) -> None:
+    """End a child process: SIGTERM, then SIGKILL if it has not left within
+    ``timeout_s``.  ``group``: signal its whole process group (a server
+    started in its own session).  A SIGKILLed jackd keeps its slot in JACK's
+    server registry, so SIGTERM comes first."""
     if proc.poll() is not None:
         return
-    os.killpg(proc.pid, signal.SIGTERM)
+    send = (lambda sig: os.killpg(proc.pid, sig)) if group else proc.send_signal
+    send(signal.SIGTERM)
     try:
         proc.wait(timeout=timeout_s)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+        send(signal.SIGKILL)
         proc.wait()
+
+
+def stop_process_group(proc: subprocess.Popen, timeout_s: float = 5.0) -> None:
+    """:func:`stop_process` of a process started in its own session (process group)."""
+    stop_process(proc, timeout_s, group=True)
 
 
 @dataclass

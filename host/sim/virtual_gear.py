@@ -22,7 +22,7 @@ from typing import Any
 
 from host.errors import OutboardError
 from host.model.virtual_gear import GearSpec
-from host.sim.jack_server import quiet_libjack
+from host.sim.jack_server import quiet_libjack, stop_process
 
 
 def _port_client() -> Any:
@@ -34,16 +34,6 @@ def _port_client() -> Any:
     except jack.JackError as exc:
         raise OutboardError(f"JACK: no server answers ({exc}); start the studio first") from None
 
-
-
-def _terminate(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5.0)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 
@@ -114,7 +104,7 @@ class VirtualGear:
                "--spec", self.spec.to_json()]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True, bufsize=1)
-        self._fin = weakref.finalize(self, _terminate, self.proc)
+        self._fin = weakref.finalize(self, stop_process, self.proc)
         self._threads = [threading.Thread(target=self._read_stdout, daemon=True),
                          threading.Thread(target=self._read_stderr, daemon=True)]
         for t in self._threads:
@@ -159,7 +149,7 @@ class VirtualGear:
         with contextlib.suppress(OSError):
             if self.proc.stdin is not None:
                 self.proc.stdin.close()
-        _terminate(self.proc)
+        stop_process(self.proc)
         self._join()
         if self._fin is not None:
             self._fin.detach()

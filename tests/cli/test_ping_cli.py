@@ -18,6 +18,7 @@ from conftest import Toml, write_session
 import soundfile as sf
 
 from host.cli import main
+from host.sim.jack_server import stop_process
 
 PERIOD = 128  # the studio's JACK period
 # The host's loop out through a JACK client and back adds whole periods:
@@ -125,8 +126,7 @@ def test_ping_agrees_with_jack_iodelay_on_the_same_gear(jack_server, tmp_path, c
                 if m:
                     values.append(float(m.group(1)))
     finally:
-        proc.terminate()
-        proc.wait(timeout=5)
+        stop_process(proc)
         client.close()
     assert values, "jack_iodelay printed no measurement"
     theirs = float(np.median(values[2:] or values))

@@ -18,6 +18,7 @@ import scipy.signal
 from host.errors import OutboardError
 from host.gear.latency import NoSignalError, measure_channels, measure_round_trip, ping_signal
 from host.model.virtual_gear import GearSpec
+from host.sim.jack_server import stop_process
 from host.sim.probe import PlayRecordClient
 from host.sim.virtual_gear import VirtualGear
 
@@ -283,12 +284,7 @@ def test_agrees_with_jack_iodelay_on_the_same_loop(loop, short_ping):
         while len(readings) < 5 and time.monotonic() < deadline:   # it prints every 0.5 s
             time.sleep(0.1)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         reader.join(timeout=2)
     assert len(readings) >= 3, f"jack_iodelay printed no round trip: {''.join(lines)[-500:]}"
     # the first reading may be settling; an xrun can upset one, so the median and majority

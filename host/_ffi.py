@@ -78,3 +78,20 @@ def process_blocks(process, audio: np.ndarray, block: int = 65536) -> np.ndarray
             ptr[c] = cp.ptr[c] + start
         process(ptr, nch, frames)
     return audio
+
+
+def process_aligned(process, audio: np.ndarray, latency_samples: int) -> np.ndarray:
+    """Process a whole planar (channels, frames) signal and return the output
+    aligned with the input: ``latency_samples`` of silence are appended (the
+    tail is flushed) and as many output samples dropped from the start.
+
+    ``process(padded)`` processes the padded float32 copy and returns the
+    output (it may work in place).  The one rule for every ``process_aligned``:
+    no state is reset here; an owner that means "one whole signal from a fresh
+    start" resets before calling (and says so).
+    """
+    n = audio.shape[1]
+    padded = np.zeros((audio.shape[0], n + latency_samples), dtype=np.float32)
+    padded[:, :n] = audio
+    out = process(padded)
+    return np.ascontiguousarray(out[:, latency_samples:])

@@ -11,7 +11,7 @@ import weakref
 
 import numpy as np
 
-from host._ffi import ffi, lib, planar, process_blocks
+from host._ffi import ffi, lib, planar, process_aligned, process_blocks
 
 __all__ = ["TruePeakMeter", "true_peak_dbtp", "Limiter"]
 
@@ -248,13 +248,9 @@ class Limiter:
         np.ndarray
             float32 (channels, frames), the same shape as ``planar(audio)``.
         """
-        a = _audio(audio, self.channels)
-        n, lat = a.shape[1], self.latency_samples
-        buf = np.zeros((self.channels, n + lat), dtype=np.float32)
-        buf[:, :n] = a
         self.reset()
-        self.process(buf)
-        return np.ascontiguousarray(buf[:, lat:])
+        return process_aligned(self.process, _audio(audio, self.channels),
+                               self.latency_samples)
 
     def reset(self) -> None:
         """Clear the delay line, the detector and the gain (real-time safe)."""

@@ -50,7 +50,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from host._ffi import check, ffi, lib, planar
+from host._ffi import check, ffi, lib, planar, process_aligned
 from host.dsp.biquad import KINDS as BIQUAD_TYPES
 from host.dsp.biquad import butterworth_sections, linkwitz_riley_sections
 from host.errors import ConfigError
@@ -420,12 +420,7 @@ class Engine:
         ``latency_samples`` output samples dropped; the engine is not reset
         first (call :meth:`reset` for a fresh start).
         """
-        a = planar(audio)
-        lat = self.latency_samples
-        padded = np.zeros((a.shape[0], a.shape[1] + lat), dtype=np.float32)
-        padded[:, :a.shape[1]] = a
-        out = self.process(padded)
-        out = np.ascontiguousarray(out[:, lat:])
+        out = process_aligned(self.process, planar(audio), self.latency_samples)
         return out[0] if np.ndim(audio) == 1 else out
 
     def reset(self) -> None:

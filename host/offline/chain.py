@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from host._ffi import process_aligned
+
 from host.dsp.biquad import Equalizer
 from host.dsp.compressor import Compressor
 from host.dsp.limiter import Limiter
@@ -116,9 +118,7 @@ class Chain:
     def process_aligned(self, audio: np.ndarray, block_frames: int = 65536,
                         progress: Callable[[int], None] | None = None) -> np.ndarray:
         """Process a whole signal; return output aligned with the input (latency
-        removed, tail flushed), the same shape."""
-        lat = self.latency_samples
-        padded = np.zeros((audio.shape[0], audio.shape[1] + lat), dtype=np.float32)
-        padded[:, :audio.shape[1]] = audio
-        self.process(padded, block_frames, progress)
-        return np.ascontiguousarray(padded[:, lat:])
+        removed, tail flushed), the same shape; no state is reset first
+        (:func:`host._ffi.process_aligned`)."""
+        return process_aligned(lambda x: self.process(x, block_frames, progress), audio,
+                               self.latency_samples)

@@ -98,7 +98,7 @@ def synth_stems(fs: int = 48000, seconds: float = 6.0, seed: int = 7) -> dict[st
             (("drums", drums), ("bass", bass), ("music", music), ("vocals", vocals))}
 
 
-SESSION = Path(__file__).resolve().parent.parent / "configs" / "session_jack_studio.toml"
+SESSION = Path(__file__).resolve().parents[2] / "configs" / "session_jack_studio.toml"
 STEMS = SESSION.with_name("session_stems.toml")
 HYBRID = SESSION.with_name("session_hybrid_studio.toml")
 

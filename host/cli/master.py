@@ -10,6 +10,7 @@ from pathlib import Path
 from host.cli.analyze import _fmt
 from host.cli.args import finite_float
 from host.errors import OutboardError
+from host.model.config import MASTER
 
 #: files longer than this (seconds) get a progress bar
 PROGRESS_MIN_S = 5.0
@@ -33,12 +34,11 @@ def cmd_master(args: argparse.Namespace) -> int:
         sample_rate=args.sample_rate or m.get("sample_rate"),
         dither=m.get("dither", "wannamaker9"),
     )
-    if settings.target_lufs is not None and not -40 <= settings.target_lufs <= -5:
-        raise OutboardError(f"--target-lufs: expected -40..-5 LUFS, got {settings.target_lufs}")
-    if not -20 <= settings.ceiling_dbtp <= 0:
-        raise OutboardError(f"--ceiling-dbtp: expected -20..0 dBTP, got {settings.ceiling_dbtp}")
-    if settings.sample_rate is not None and not 8000 <= settings.sample_rate <= 384000:
-        raise OutboardError(f"--sample-rate: expected 8000..384000 Hz, got {settings.sample_rate}")
+    for flag, key in (("--target-lufs", "target_lufs"), ("--ceiling-dbtp", "ceiling_dbtp"),
+                      ("--sample-rate", "sample_rate")):
+        p, v = MASTER[key], getattr(settings, key)
+        if v is not None and not p.lo <= v <= p.hi:
+            raise OutboardError(f"{flag}: expected {p.lo:g}..{p.hi:g} {p.unit}, got {v:g}")
     if args.report:
         check_writable(args.report)
 

@@ -36,6 +36,9 @@ _NUMERIC: dict[str, tuple[str, float, float, str]] = {
     "stereo_link": ("fraction", 0.0, 1.0, "ob_compressor_set_stereo_link"),
 }
 _PARAMS = (*_NUMERIC, "detector", "mode", "sidechain_hpf_hz")
+#: name -> (low, high) of each numeric parameter, in the unit its name says; the
+#: session schema (host.model.config) is built from these
+RANGES: dict[str, tuple[float, float]] = {k: (lo, hi) for k, (_u, lo, hi, _s) in _NUMERIC.items()}
 
 
 def _is_real(x: object) -> bool:

@@ -46,6 +46,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from host.dsp.compressor import DETECTORS, MODES
+from host.dsp.compressor import RANGES as COMP
+from host.dsp.limiter import CEILING_RANGE_DBTP, LOOKAHEAD_RANGE_MS, RELEASE_RANGE_MS
 from host.errors import ConfigError
 from host.midi.recall import MidiKeyError, check_insert_midi
 from host.model.virtual_gear import GearSpec
@@ -120,22 +123,22 @@ COMMON = {
 KINDS: dict[str, dict[str, Param]] = {
     "eq": {"bands": Param("bands", required=True)},
     "compressor": {
-        "threshold_db": Param("number", -60.0, 0.0, "dBFS", -18.0),
-        "ratio": Param("number", 1.0, 100.0, "(ratio)", 2.0),
-        "knee_db": Param("number", 0.0, 24.0, "dB", 6.0),
-        "attack_ms": Param("number", 0.01, 500.0, "ms", 10.0),
-        "release_ms": Param("number", 1.0, 5000.0, "ms", 100.0),
-        "makeup_db": Param("number", -24.0, 24.0, "dB", 0.0),
-        "detector": Param("choice", choices=("peak", "rms"), default="peak"),
-        "rms_window_ms": Param("number", 1.0, 300.0, "ms", 10.0),
-        "stereo_link": Param("number", 0.0, 1.0, "(0 = unlinked, 1 = linked)", 1.0),
-        "mode": Param("choice", choices=("stereo", "mid-side"), default="stereo"),
+        "threshold_db": Param("number", *COMP["threshold_db"], "dBFS", -18.0),
+        "ratio": Param("number", *COMP["ratio"], "(ratio)", 2.0),
+        "knee_db": Param("number", *COMP["knee_db"], "dB", 6.0),
+        "attack_ms": Param("number", *COMP["attack_ms"], "ms", 10.0),
+        "release_ms": Param("number", *COMP["release_ms"], "ms", 100.0),
+        "makeup_db": Param("number", *COMP["makeup_db"], "dB", 0.0),
+        "detector": Param("choice", choices=tuple(DETECTORS), default="peak"),
+        "rms_window_ms": Param("number", *COMP["rms_window_ms"], "ms", 10.0),
+        "stereo_link": Param("number", *COMP["stereo_link"], "(0 = unlinked, 1 = linked)", 1.0),
+        "mode": Param("choice", choices=tuple(MODES), default="stereo"),
         "sidechain_hpf_hz": Param("number", 20.0, 500.0, "Hz", 0.0, zero_ok=True),
     },
     "limiter": {
-        "ceiling_dbtp": Param("number", -20.0, 0.0, "dBTP", -1.0),
-        "release_ms": Param("number", 1.0, 1000.0, "ms", 50.0),
-        "lookahead_ms": Param("number", 0.5, 10.0, "ms", 1.5),
+        "ceiling_dbtp": Param("number", *CEILING_RANGE_DBTP, "dBTP", -1.0),
+        "release_ms": Param("number", *RELEASE_RANGE_MS, "ms", 50.0),
+        "lookahead_ms": Param("number", *LOOKAHEAD_RANGE_MS, "ms", 1.5),
     },
     "gain": {"gain_db": Param("number", -48.0, 48.0, "dB", 0.0, required=True)},
     "hardware": {
@@ -163,7 +166,7 @@ KINDS: dict[str, dict[str, Param]] = {
 }
 MASTER = {
     "target_lufs": Param("number", -40.0, -5.0, "LUFS"),
-    "ceiling_dbtp": Param("number", -20.0, 0.0, "dBTP"),
+    "ceiling_dbtp": Param("number", *CEILING_RANGE_DBTP, "dBTP"),
     "bit_depth": Param("choice", choices=("16", "24", "32f")),
     "sample_rate": Param("int", 8000, 384000, "Hz"),
     "dither": Param("choice", choices=("none", "first-order", "wannamaker9")),

@@ -52,7 +52,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from host.model.config import Param, _check_value, _Ctx, did_you_mean, unknown_key
+from host.model.config import MASTER, Param, _check_value, _Ctx, did_you_mean, unknown_key
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,7 @@ DELIVERABLE_KEYS: dict[str, Param] = {
     "name": Param("str", required=True),
     "preset": Param("choice", choices=tuple(PRESETS)),
     "target_lufs": Param("number", -40.0, -5.0, "LUFS"),
-    "ceiling_dbtp": Param("number", -20.0, 0.0, "dBTP"),
+    "ceiling_dbtp": MASTER["ceiling_dbtp"],
     "limiter": Param("bool"),
     "peak_dbtp": Param("number", -40.0, 0.0, "dBTP"),
     "sample_rate": Param("int", 8000, 384000, "Hz"),

@@ -85,6 +85,8 @@ static int ramp_run(ramp *p, double *v, int n)
 typedef struct {
     int kind;           /* OB_INSERT_* */
     void *k;            /* the kernel (not owned); NULL for gain */
+    ob_kernel_ops ops;  /* kernel inserts: the kernel's verbs (process != NULL) */
+    int n_gr;           /* kernel inserts: gain-reduction meters */
     _Atomic int latency;  /* samples (a hardware insert's changes while running) */
     int cap;            /* dry ring length per channel: latency + 1, or the largest
                            latency + 1 (hardware); 0: no dry ring */
@@ -171,6 +173,7 @@ struct ob_engine {
     ob_meters pub;
     _Atomic double in_pk[OB_ENGINE_MAX_CHANNELS], out_pk[OB_ENGINE_MAX_CHANNELS];
     _Atomic double gr_max[OB_ENGINE_MAX_INSERTS], load_max;
+    _Atomic double gr_meter_max[OB_ENGINE_MAX_INSERTS][OB_ENGINE_MAX_INSERT_METERS];
 };
 
 /* ---- small helpers ------------------------------------------------------------- */
@@ -304,8 +307,11 @@ ob_engine *ob_engine_new(double fs, int nch, int max_block)
         atomic_init(&e->in_pk[c], 0.0);
         atomic_init(&e->out_pk[c], 0.0);
     }
-    for (int i = 0; i < OB_ENGINE_MAX_INSERTS; i++)
+    for (int i = 0; i < OB_ENGINE_MAX_INSERTS; i++) {
         atomic_init(&e->gr_max[i], 0.0);
+        for (int k = 0; k < OB_ENGINE_MAX_INSERT_METERS; k++)
+            atomic_init(&e->gr_meter_max[i][k], 0.0);
+    }
     atomic_init(&e->load_max, 0.0);
     e->last_clip_event = -(int64_t)e->clip_holdoff;
     ob_meters *s = &e->snap;
@@ -367,7 +373,10 @@ static void reset_inserts(ob_engine *e)
         case OB_INSERT_EQ: ob_biquad_reset(s->k); break;
         case OB_INSERT_COMPRESSOR: ob_compressor_reset(s->k); break;
         case OB_INSERT_LIMITER: ob_limiter_reset(s->k); break;
-        default: break;
+        default:
+            if (s->ops.reset)
+                s->ops.reset(s->k);
+            break;
         }
         if (s->cap > 0)
             memset(s->delay, 0, sizeof(float) * (size_t)s->cap * (size_t)e->nch);
@@ -443,6 +452,25 @@ int ob_engine_add_gain(ob_engine *e, double gain_db)
         insert *s = &e->ins[i];
         s->gain.cur = s->gain.target = ob_db_to_lin(gain_db);
         s->gain_f = (float)s->gain.target;
+    }
+    return i;
+}
+
+int ob_engine_add_kernel(ob_engine *e, int kind, void *state, const ob_kernel_ops *ops)
+{
+    if (!e || kind < OB_INSERT_KERNEL || !state || !ops || !ops->process || !ops->latency ||
+        !ops->set || !ops->reset || (ops->gr_meters && !ops->take_gr))
+        return OB_ERR_ARG;
+    const int n_gr = ops->gr_meters ? ops->gr_meters(state) : 0;
+    const int latency = ops->latency(state);
+    if (n_gr < 0 || n_gr > OB_ENGINE_MAX_INSERT_METERS || latency < 0)
+        return OB_ERR_ARG;
+    int i = add_insert(e, kind, state, latency);
+    if (i >= 0) {
+        e->ins[i].ops = *ops;
+        e->ins[i].n_gr = n_gr;
+        e->snap.gr_meters[i] = n_gr;
+        e->pub.gr_meters[i] = n_gr;
     }
     return i;
 }
@@ -802,9 +830,12 @@ int ob_engine_record_available(const ob_engine *e)
     return e ? (int)fring_fill(&e->rec) : 0;
 }
 
-/* The kind of insert a parameter id applies to (-1: any, -2: none). */
+/* The kind of insert a parameter id applies to (-1: any, -2: none, -4: a
+ * kernel insert, -3: unknown id). */
 static int param_kind(int param)
 {
+    if (param >= OB_PARAM_KERNEL && param < OB_PARAM_KERNEL_END)
+        return -4;
     if (param == OB_PARAM_BYPASS)
         return -1;
     if (param == OB_PARAM_GAIN_DB)
@@ -833,6 +864,8 @@ int ob_engine_param_push(ob_engine *e, const ob_param_msg *m)
         if (m->insert < 0 || m->insert >= e->n_ins)
             return OB_ERR_ARG;
         if (kind >= 0 && e->ins[m->insert].kind != kind)
+            return OB_ERR_ARG;
+        if (kind == -4 && !e->ins[m->insert].ops.set)
             return OB_ERR_ARG;
     }
     int64_t w = atomic_load_explicit(&e->pq_w, memory_order_relaxed);
@@ -876,8 +909,11 @@ void ob_engine_read_meters(ob_engine *e, ob_meters *out)
         out->output_peak_dbfs[c] = c < e->nch ? lin_to_db(atomic_exchange(&e->out_pk[c], 0.0))
                                               : -HUGE_VAL;
     }
-    for (int i = 0; i < OB_ENGINE_MAX_INSERTS; i++)
+    for (int i = 0; i < OB_ENGINE_MAX_INSERTS; i++) {
         out->gr_max_db[i] = atomic_exchange(&e->gr_max[i], 0.0);
+        for (int k = 0; k < OB_ENGINE_MAX_INSERT_METERS; k++)
+            out->gr_meter_max_db[i][k] = atomic_exchange(&e->gr_meter_max[i][k], 0.0);
+    }
     out->dsp_load_max = atomic_exchange(&e->load_max, 0.0);
 }
 
@@ -900,6 +936,8 @@ static int apply_param(ob_engine *e, const ob_param_msg *m)
     }
     insert *s = &e->ins[m->insert];
     const double v = m->value;
+    if (m->param >= OB_PARAM_KERNEL && m->param < OB_PARAM_KERNEL_END)
+        return s->ops.set(s->k, m->param - OB_PARAM_KERNEL, m->section, v);
     switch (m->param) {
     case OB_PARAM_BYPASS:
         if (v == 0.0 && s->fault) {   /* switched in again: the watch re-arms */
@@ -1298,7 +1336,9 @@ static void run_block(ob_engine *e, int n)
                 }
             }
             break;
-        default: break;
+        default:   /* kernel inserts */
+            s->ops.process(s->k, wp, nch, n);
+            break;
         }
         if ((bad_count = count_nonfinite(wp, nch, n)) > 0) {
             bad_insert = i;
@@ -1310,6 +1350,12 @@ static void run_block(ob_engine *e, int n)
             gr = ob_compressor_take_max_gain_reduction_db(s->k);
         else if (s->kind == OB_INSERT_LIMITER)
             gr = ob_limiter_take_max_gain_reduction_db(s->k);
+        for (int k = 0; k < s->n_gr; k++) {
+            const double g = s->ops.take_gr(s->k, k);
+            snap->gr_meter_db[i][k] = g;
+            atomic_max_d(&e->gr_meter_max[i][k], g);
+            gr = g > gr ? g : gr;
+        }
         if (gr >= 0.0) {
             snap->gr_db[i] = gr;
             atomic_max_d(&e->gr_max[i], gr);

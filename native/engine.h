@@ -9,6 +9,7 @@
  *   ob_engine_add_compressor(e, comp); does not own the kernels: the caller
  *   ob_engine_add_limiter(e, lim);     keeps them alive and never touches them
  *   ob_engine_add_gain(e, -3.0);       again while the engine runs
+ *   ob_engine_add_kernel(e, OB_INSERT_MULTIBAND, mb, ob_multiband_ops());
  *   int send[2] = {2, 3}, ret[2] = {2, 3};   hardware insert on outputs and
  *   ob_engine_add_hardware(e, send, ret, 48000);   inputs 3-4 (0-based 2, 3)
  *   int in_map[2] = {0, 1}, out_map[2] = {0, 1}, mon[2] = {6, 7};
@@ -43,6 +44,33 @@
  *                named by no map are zero.  No output may be named twice:
  *                hardware sends, out_map and monitor_map are disjoint, and
  *                set_io refuses a send or return beyond the device channels.
+ *
+ * Kernel inserts (the generic mechanism)
+ *   A kernel joins the engine with no engine code of its own beyond its kind
+ *   id: it exports a table of its verbs, ob_kernel_ops (below), usually
+ *   through `const ob_kernel_ops *ob_<name>_ops(void)` in its own header, and
+ *   the caller adds it with ob_engine_add_kernel(e, OB_INSERT_<NAME>, state,
+ *   ops).  The engine copies the table and then
+ *     - calls ops.latency(state) once, when the insert is added: the dry path
+ *       of the bypass crossfade is delayed by it and ob_engine_latency sums
+ *       it (a kernel's latency is fixed from new on);
+ *     - calls ops.process(state, ch, nch, frames) in place, in chain order;
+ *     - hands parameter messages to ops.set: a message with param
+ *       OB_PARAM_KERNEL + p (p = the kernel's own parameter id, 0..999)
+ *       calls ops.set(state, p, msg.section, msg.value) in the processing
+ *       thread at the start of the next block.  section is the kernel's
+ *       index (a band; -1 where none).  set must be real-time safe and only
+ *       set a target (process ramps to it); a negative return posts
+ *       OB_EVENT_PARAM_REJECTED;
+ *     - calls ops.reset(state) on ob_engine_reset and from the NaN guard;
+ *     - if ops.gr_meters is given, reads ops.gr_meters(state) gain-reduction
+ *       meters (0..OB_ENGINE_MAX_INSERT_METERS, e.g. one per band) once when
+ *       added, and after every block calls ops.take_gr(state, k) for each:
+ *       the largest gain reduction since the previous take, dB >= 0.  They
+ *       show per meter in ob_meters.gr_meter_db / gr_meter_max_db, and their
+ *       maximum as the insert's gr_db / gr_max_db.
+ *   Bypass, the dry-path delay, the NaN guard and the meters work for kernel
+ *   inserts as for the built-in ones.
  *
  * Hardware inserts
  *   At the insert's place in the chain, per return channel c:
@@ -81,9 +109,10 @@
  * Per block (real time: no allocation, lock, logging or system call; the
  * one exception is clock_gettime(CLOCK_MONOTONIC) for the DSP load, served
  * by the vDSO without entering the kernel):
- *   1. drain the parameter ring and call the kernels' setters (they ramp);
+ *   1. drain the parameter ring and call the kernels' setters (they ramp;
+ *      kernel inserts: ops.set);
  *   2. program input: device input through in_map, or the playback ring;
- *   3. each insert in order; a bypass (or return) crossfades linearly over
+ *   3. each insert in order (kernel inserts: ops.process); a bypass (or return) crossfades linearly over
  *      OB_ENGINE_RAMP_MS between the insert's output and its input delayed
  *      by the insert's latency, so bypassing keeps the latency.  Bypassed
  *      kernels keep running, so they come back in without a jump;
@@ -114,7 +143,8 @@ enum {
     OB_ENGINE_MAX_BLOCK = 65536,
     OB_ENGINE_PARAM_SLOTS = 256,         /* parameter ring, messages */
     OB_ENGINE_EVENT_SLOTS = 1024,        /* event ring, events */
-    OB_ENGINE_RAMP_MS = 20               /* gain and bypass ramps, ms (linear) */
+    OB_ENGINE_RAMP_MS = 20,              /* gain and bypass ramps, ms (linear) */
+    OB_ENGINE_MAX_INSERT_METERS = 8      /* gain-reduction meters of one kernel insert */
 };
 
 /* Status codes besides OB_OK, OB_ERR_ARG and OB_ERR_NOMEM. */
@@ -133,8 +163,35 @@ enum {
     OB_INSERT_COMPRESSOR = 1,
     OB_INSERT_LIMITER = 2,
     OB_INSERT_GAIN = 3,
-    OB_INSERT_HARDWARE = 4
+    OB_INSERT_HARDWARE = 4,
+    /* kernel inserts (ob_engine_add_kernel): any id from OB_INSERT_KERNEL on;
+       the engine only stores it (ob_engine_insert_kind) */
+    OB_INSERT_KERNEL = 5,
+    OB_INSERT_MULTIBAND = 5,
+    OB_INSERT_IMAGER = 6,
+    OB_INSERT_SATURATION = 7,
+    OB_INSERT_DYNAMIC_EQ = 8
 };
+
+/* The verbs of a kernel insert (see "Kernel inserts" above).  Every function
+ * takes the kernel's state as given to ob_engine_add_kernel. */
+typedef void (*ob_kernel_process_fn)(void *state, float **ch, int nch, int frames);
+typedef int (*ob_kernel_latency_fn)(const void *state);            /* samples */
+/* Real-time safe, sets a target; OB_OK or OB_ERR_ARG (value kept). */
+typedef int (*ob_kernel_set_fn)(void *state, int param, int index, double value);
+typedef void (*ob_kernel_reset_fn)(void *state);                   /* history only */
+typedef int (*ob_kernel_meters_fn)(const void *state);             /* meter count */
+/* Largest gain reduction of meter k since the previous take, dB >= 0. */
+typedef double (*ob_kernel_take_gr_fn)(void *state, int meter);
+
+typedef struct {
+    ob_kernel_process_fn process;    /* required */
+    ob_kernel_latency_fn latency;    /* required */
+    ob_kernel_set_fn set;            /* required */
+    ob_kernel_reset_fn reset;        /* required */
+    ob_kernel_meters_fn gr_meters;   /* NULL: no gain-reduction meters */
+    ob_kernel_take_gr_fn take_gr;    /* required with gr_meters */
+} ob_kernel_ops;
 
 /* Event types (ob_event.type).  frame: the engine frame (program samples
  * processed since new) at the start of the block concerned. */
@@ -218,15 +275,21 @@ enum {
     OB_PARAM_HW_POLARITY = 62,        /* value, +1 or -1 (ramped like a gain) */
     OB_PARAM_HW_MIX = 63,             /* value, 0 (dry) .. 1 (wet), ramped; section
                                          ignored */
-    OB_PARAM_HW_LATENCY_SAMPLES = 64  /* section: return channel 0..nch-1 (not -1);
+    OB_PARAM_HW_LATENCY_SAMPLES = 64, /* section: return channel 0..nch-1 (not -1);
                                          value: measured round trip, samples,
                                          0 <= value < max_latency; applied at once */
+    /* kernel inserts: OB_PARAM_KERNEL + the kernel's own id p (0..999);
+       section: the kernel's index (band, or -1); value.  Calls
+       ops.set(state, p, section, value). */
+    OB_PARAM_KERNEL = 1000,
+    OB_PARAM_KERNEL_END = 2000
 };
 
 typedef struct {
     int insert;      /* index returned by ob_engine_add_* */
     int param;       /* OB_PARAM_* */
-    int section;     /* eq: section index (first section of a high/low pass) */
+    int section;     /* eq: section index (first section of a high/low pass);
+                        kernel inserts: the kernel's index (band) */
     int type;        /* eq: OB_BIQUAD_* */
     int order;       /* eq: Butterworth / Linkwitz-Riley order */
     double value;    /* scalar parameters */
@@ -252,6 +315,12 @@ typedef struct {
     double gr_db[OB_ENGINE_MAX_INSERTS];      /* dynamics: max gain reduction of
                                                  the last block, dB >= 0 */
     double gr_max_db[OB_ENGINE_MAX_INSERTS];  /* max since previous read, dB */
+    int gr_meters[OB_ENGINE_MAX_INSERTS];     /* kernel inserts: gain-reduction
+                                                 meters (e.g. bands), 0 for none */
+    double gr_meter_db[OB_ENGINE_MAX_INSERTS][OB_ENGINE_MAX_INSERT_METERS];  /* per
+        meter (band) of a kernel insert: max of the last block, dB >= 0 */
+    double gr_meter_max_db[OB_ENGINE_MAX_INSERTS][OB_ENGINE_MAX_INSERT_METERS];  /* max
+        since the previous read, dB */
     double hw_energy_dry[OB_ENGINE_MAX_INSERTS];  /* hardware: running sums since new
         (or reset) of the insert's input delayed by its latency L (the dry path),
         squared, over channels and samples, full scale^2 ... */
@@ -295,6 +364,11 @@ int ob_engine_add_eq(ob_engine *e, ob_biquad *k);
 int ob_engine_add_compressor(ob_engine *e, ob_compressor *k);
 int ob_engine_add_limiter(ob_engine *e, ob_limiter *k);
 int ob_engine_add_gain(ob_engine *e, double gain_db);
+/* Kernel insert: kind >= OB_INSERT_KERNEL, the kernel's state and its verbs
+ * (copied; process, latency, set and reset required; take_gr with
+ * gr_meters, which must give 0..OB_ENGINE_MAX_INSERT_METERS).  The kernel
+ * must have been made with the engine's fs and nch. */
+int ob_engine_add_kernel(ob_engine *e, int kind, void *state, const ob_kernel_ops *ops);
 /* Hardware insert: nch sends (send_map[c]: device output 0..63 carrying
  * program channel c to the gear) and nch returns (return_map[c]: device
  * input 0..63 carrying what the gear sent back for channel c).  max_latency:

@@ -53,6 +53,7 @@ import numpy as np
 from host._ffi import check, ffi, lib, planar, process_aligned
 from host.dsp.biquad import KINDS as BIQUAD_TYPES
 from host.dsp.biquad import butterworth_sections, linkwitz_riley_sections
+from host.dsp.kernel import KernelInsert
 from host.errors import ConfigError
 from host.model.config import KINDS, ChainConfig, Param, parse_chain
 from host.offline.chain import build_insert
@@ -251,7 +252,11 @@ class Engine:
             else:
                 proc = build_insert(ins, self.fs, self.channels)
                 self._keep.append(proc)
-                idx = getattr(lib, _ADD[ins.kind])(e, _kernel_pointer(ins.kind, proc))
+                if isinstance(proc, KernelInsert):   # generic: the kernel's own verbs
+                    idx = lib.ob_engine_add_kernel(e, proc.engine_kind, proc._st,
+                                                   proc.engine_ops)
+                else:
+                    idx = getattr(lib, _ADD[ins.kind])(e, _kernel_pointer(ins.kind, proc))
             check(min(idx, 0), f"ob_engine_add ({ins.name})")
             if ins.bypass:
                 check(lib.ob_engine_set_bypass_now(e, idx, 1), "ob_engine_set_bypass_now")
@@ -535,6 +540,9 @@ class Engine:
             self._eq_messages(ins, where, dict(params), msgs)
             self._push(msgs)
             return
+        if isinstance(ins.proc, KernelInsert):
+            self._kernel_set(ins, where, dict(params))
+            return
         for key, value in params.items():
             if key == "bypass":
                 if not isinstance(value, bool):
@@ -568,6 +576,30 @@ class Engine:
         ins.params.update(updates)
         if "bypass" in params:
             ins.bypass = params["bypass"]
+
+    def _kernel_set(self, ins: _Insert, where: str, params: dict[str, Any]) -> None:
+        """A kernel insert: ``bypass`` (without ``band``) is the insert's; every
+        other key is the kernel's, checked by its wrapper and sent through the
+        ring as OB_PARAM_KERNEL + its id."""
+        msgs: list[dict[str, Any]] = []
+        bypass = params.pop("bypass", None) if "band" not in params else None
+        if bypass is not None:
+            if not isinstance(bypass, bool):
+                raise ValueError(f"{where}: bypass: expected true or false, got {bypass!r}")
+            msgs.append({"insert": ins.index, "param": lib.OB_PARAM_BYPASS,
+                         "value": float(bypass)})
+        if params:
+            try:
+                triples = ins.proc.messages(**params)
+            except ValueError as exc:
+                raise ValueError(f"{where}: {exc}") from None
+            msgs.extend({"insert": ins.index, "param": lib.OB_PARAM_KERNEL + p, "section": i,
+                         "value": v} for p, i, v in triples)
+        self._push(msgs)
+        if params:
+            ins.proc._applied(params)
+        if bypass is not None:
+            ins.bypass = bypass
 
     def _eq_messages(self, ins: _Insert, where: str, params: dict[str, Any],
                      msgs: list[dict[str, Any]]) -> None:
@@ -644,8 +676,11 @@ class Engine:
             measured), ``true_peak_dbtp`` (output, max since start or
             :meth:`reset_meters`), ``gain_reduction_db`` (dynamics inserts by
             name: last block, dB), ``gain_reduction_max_db`` (max since the
-            previous call, dB), ``dsp_load`` (last callback: time in it / block
-            duration) and ``dsp_load_max`` (since the previous call),
+            previous call, dB), ``gain_reduction_bands_db`` and
+            ``gain_reduction_bands_max_db`` (kernel inserts with several
+            meters, e.g. multiband: ``{insert: {band label: dB}}``),
+            ``dsp_load`` (last callback: time in it / block duration) and
+            ``dsp_load_max`` (since the previous call),
             counters ``xruns``, ``nonfinite``, ``clipped_samples``,
             ``playback_frames``, ``playback_first_frame`` (engine frame of the
             first frame taken from the playback ring, -1 before any),
@@ -663,7 +698,9 @@ class Engine:
         m = self._meters
         lib.ob_engine_read_meters(self._e, m)
         nch = self.channels
-        dyn = [i for i in self._inserts if i.kind in ("compressor", "limiter")]
+        dyn = [i for i in self._inserts if i.kind in ("compressor", "limiter")
+               or (isinstance(i.proc, KernelInsert) and i.proc.meter_names)]
+        banded = [i for i in dyn if isinstance(i.proc, KernelInsert)]
         return {
             "frames": int(m.frames), "callbacks": int(m.callbacks),
             "input_peak_dbfs": [float(m.input_peak_dbfs[c]) for c in range(nch)],
@@ -674,6 +711,12 @@ class Engine:
             "true_peak_dbtp": float(m.true_peak_dbtp),
             "gain_reduction_db": {i.name: float(m.gr_db[i.index]) for i in dyn},
             "gain_reduction_max_db": {i.name: float(m.gr_max_db[i.index]) for i in dyn},
+            "gain_reduction_bands_db": {
+                i.name: {b: float(m.gr_meter_db[i.index][k])
+                         for k, b in enumerate(i.proc.meter_names)} for i in banded},
+            "gain_reduction_bands_max_db": {
+                i.name: {b: float(m.gr_meter_max_db[i.index][k])
+                         for k, b in enumerate(i.proc.meter_names)} for i in banded},
             "dsp_load": float(m.dsp_load), "dsp_load_max": float(m.dsp_load_max),
             "xruns": int(m.xruns), "nonfinite": int(m.nonfinite),
             "clipped_samples": int(m.clipped_samples),

@@ -17,6 +17,7 @@ from host._ffi import process_aligned
 
 from host.dsp.biquad import Equalizer
 from host.dsp.compressor import Compressor
+from host.dsp.kernel import KernelInsert
 from host.dsp.limiter import Limiter
 from host.model.config import ChainConfig, Insert
 
@@ -29,14 +30,23 @@ class Stage:
     processor: object
     max_gain_reduction_db: float = 0.0
     gr_trace: list[float] = field(default_factory=list)
+    #: kernel inserts with several gain-reduction meters (multiband bands): per
+    #: meter label, its maximum per block, dB (gr_trace holds their maximum)
+    band_traces: dict[str, list[float]] = field(default_factory=dict)
 
     @property
     def latency_samples(self) -> int:
         return int(getattr(self.processor, "latency_samples", 0))
 
     @property
+    def meter_names(self) -> list[str]:
+        """Labels of a kernel insert's gain-reduction meters ([] for none)."""
+        p = self.processor
+        return list(p.meter_names) if isinstance(p, KernelInsert) else []
+
+    @property
     def is_dynamics(self) -> bool:
-        return self.insert.kind in ("compressor", "limiter")
+        return self.insert.kind in ("compressor", "limiter") or bool(self.meter_names)
 
 
 class GainStage:
@@ -90,6 +100,7 @@ class Chain:
             s.processor.reset()
             s.max_gain_reduction_db = 0.0
             s.gr_trace.clear()
+            s.band_traces.clear()
 
     def process(self, audio: np.ndarray, block_frames: int = 65536,
                 progress: Callable[[int], None] | None = None) -> np.ndarray:
@@ -97,17 +108,26 @@ class Chain:
 
         Audio goes through the chain ``block_frames`` at a time (the kernels'
         output does not depend on the block size).  Every dynamics stage records
-        its maximum gain reduction (dB) per block in ``gr_trace``; ``progress``
+        its maximum gain reduction (dB) per block in ``gr_trace`` (and a kernel
+        insert with several meters, each in ``band_traces``); ``progress``
         is called with the number of frames each stage-block completed.
         """
         n = audio.shape[1]
         for s in self.stages:
             proc = s.processor
+            names = s.meter_names
             for start in range(0, n, block_frames):
                 part = np.ascontiguousarray(audio[:, start:start + block_frames])
                 proc.process(part)
                 audio[:, start:start + block_frames] = part
-                if s.is_dynamics:
+                if names:
+                    grs = proc.take_gain_reduction_meters_db()
+                    for name, g in zip(names, grs, strict=True):
+                        s.band_traces.setdefault(name, []).append(g)
+                    gr = max(grs)
+                    s.max_gain_reduction_db = max(s.max_gain_reduction_db, gr)
+                    s.gr_trace.append(gr)
+                elif s.is_dynamics:
                     gr = float(proc.take_max_gain_reduction_db())
                     s.max_gain_reduction_db = max(s.max_gain_reduction_db, gr)
                     s.gr_trace.append(gr)

@@ -234,6 +234,8 @@ def master(
         if s.is_dynamics and s.gr_trace:
             t = np.arange(len(s.gr_trace)) * (block / fs)
             traces[s.insert.name] = (t, np.asarray(s.gr_trace, dtype=float))
+            for band, tr in s.band_traces.items():   # multiband: one trace per band
+                traces[f"{s.insert.name} {band}"] = (t, np.asarray(tr, dtype=float))
     stages = [{"name": s.insert.name, "kind": s.insert.kind, "params": s.insert.params,
                "bands": s.insert.bands or None,
                "max_gain_reduction_db": round(s.max_gain_reduction_db, 2)

@@ -52,6 +52,9 @@ void ob_flush_denormals(void);
 #include "dither.h"
 #include "delay.h"
 #include "engine.h"
+/* kernels that export their verbs (ob_kernel_ops, declared in engine.h) */
+#include "multiband.h"
+#include "imager.h"
 #include "gear_wire.h"
 
 #ifdef __cplusplus

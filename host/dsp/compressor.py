@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from host._ffi import check, ffi, lib
+from host.dsp.kernel import Range
 
 DETECTORS = {"peak": lib.OB_COMP_DETECT_PEAK, "rms": lib.OB_COMP_DETECT_RMS}
 MODES = {"stereo": lib.OB_COMP_MODE_STEREO, "mid-side": lib.OB_COMP_MODE_MID_SIDE}
@@ -24,21 +25,30 @@ MODES = {"stereo": lib.OB_COMP_MODE_STEREO, "mid-side": lib.OB_COMP_MODE_MID_SID
 #: Time constant of the parameter ramps, ms (one-pole: 63.2 % of a change in this time).
 RAMP_MS: float = float(lib.OB_COMP_RAMP_MS)
 
+#: every parameter: unit, range and default (compressor.h), the one place they are
+#: written; the chain schema and the multiband's bands are built from them
+RANGES: dict[str, Range] = {
+    "threshold_db": Range("number", -60.0, 0.0, "dBFS", -18.0),
+    "ratio": Range("number", 1.0, 100.0, "(ratio)", 2.0),
+    "knee_db": Range("number", 0.0, 24.0, "dB", 6.0),
+    "attack_ms": Range("number", 0.01, 500.0, "ms", 10.0),
+    "release_ms": Range("number", 1.0, 5000.0, "ms", 100.0),
+    "makeup_db": Range("number", -24.0, 24.0, "dB", 0.0),
+    "detector": Range("choice", choices=tuple(DETECTORS), default="peak"),
+    "rms_window_ms": Range("number", 1.0, 300.0, "ms", 10.0),
+    "stereo_link": Range("number", 0.0, 1.0, "(0 = unlinked, 1 = linked)", 1.0),
+    "mode": Range("choice", choices=tuple(MODES), default="stereo"),
+    "sidechain_hpf_hz": Range("number", 20.0, 500.0, "Hz", 0.0, zero_ok=True),
+}
+
 # name: (unit, low, high, C setter) for the numeric parameters
 _NUMERIC: dict[str, tuple[str, float, float, str]] = {
-    "threshold_db": ("dBFS", -60.0, 0.0, "ob_compressor_set_threshold_db"),
-    "ratio": ("x:1", 1.0, 100.0, "ob_compressor_set_ratio"),
-    "knee_db": ("dB", 0.0, 24.0, "ob_compressor_set_knee_db"),
-    "attack_ms": ("ms", 0.01, 500.0, "ob_compressor_set_attack_ms"),
-    "release_ms": ("ms", 1.0, 5000.0, "ob_compressor_set_release_ms"),
-    "makeup_db": ("dB", -24.0, 24.0, "ob_compressor_set_makeup_db"),
-    "rms_window_ms": ("ms", 1.0, 300.0, "ob_compressor_set_rms_window_ms"),
-    "stereo_link": ("fraction", 0.0, 1.0, "ob_compressor_set_stereo_link"),
+    name: (unit, RANGES[name].lo, RANGES[name].hi, f"ob_compressor_set_{name}")
+    for name, unit in (("threshold_db", "dBFS"), ("ratio", "x:1"), ("knee_db", "dB"),
+                       ("attack_ms", "ms"), ("release_ms", "ms"), ("makeup_db", "dB"),
+                       ("rms_window_ms", "ms"), ("stereo_link", "fraction"))
 }
 _PARAMS = (*_NUMERIC, "detector", "mode", "sidechain_hpf_hz")
-#: name -> (low, high) of each numeric parameter, in the unit its name says; the
-#: session schema (host.model.config) is built from these
-RANGES: dict[str, tuple[float, float]] = {k: (lo, hi) for k, (_u, lo, hi, _s) in _NUMERIC.items()}
 
 
 def _is_real(x: object) -> bool:

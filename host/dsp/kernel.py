@@ -35,13 +35,22 @@ import numpy as np
 
 from host._ffi import ChannelPointers, check, ffi, lib, planar
 
-__all__ = ["KernelInsert", "Range"]
+__all__ = ["KernelInsert", "ParamError", "Range"]
 
 FS_RANGE_HZ = (8000.0, 768000.0)
 
 
 def _fmt(v: float) -> str:
     return str(int(v)) if float(v).is_integer() else f"{v:g}"
+
+
+class ParamError(ValueError):
+    """A bad parameter of a kernel: ``key`` (e.g. ``crossovers_hz[2]``) and
+    ``message`` (what was expected, with unit and range, and what came)."""
+
+    def __init__(self, key: str, message: str):
+        super().__init__(f"{key}: {message}")
+        self.key, self.message = key, message
 
 
 @dataclass(frozen=True)

@@ -46,9 +46,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from host.dsp.compressor import DETECTORS, MODES
-from host.dsp.compressor import RANGES as COMP
 from host.dsp.limiter import CEILING_RANGE_DBTP, LOOKAHEAD_RANGE_MS, RELEASE_RANGE_MS
+from host.dsp import imager, multiband
+from host.dsp.compressor import RANGES as compressor_ranges
+from host.dsp.crossover import check_crossovers
+from host.dsp.kernel import ParamError, Range
 from host.errors import ConfigError
 from host.midi.recall import MidiKeyError, check_insert_midi
 from host.model.virtual_gear import GearSpec
@@ -62,7 +64,8 @@ class Param:
 
     kind: str                      # "number" | "int" | "choice" | "bool" | "str" |
     #                                "channels" (array of ints lo..hi) | "numbers" (a number
-    #                                or an array of them, lo..hi) | "polarity" | "table"
+    #                                or an array of them, lo..hi) | "polarity" | "table" |
+    #                                "bands" (array of band tables, checked by kind)
     lo: float | None = None
     hi: float | None = None
     unit: str = ""
@@ -96,6 +99,8 @@ class Param:
             return f"1 or -1{alt}"
         if self.kind == "table":
             return "a table"
+        if self.kind == "crossovers":
+            return "an array of strictly increasing frequencies in Hz"
         return "a string"
 
 
@@ -114,27 +119,38 @@ BAND = {
     "order": Param("int", 1, 8, "", 2),
     "family": Param("choice", choices=("rbj", "butterworth", "linkwitz-riley")),
 }
+def param_of(r: Range, required: bool = False) -> Param:
+    """The schema entry of a kernel parameter whose range its dsp module owns."""
+    return Param(r.kind, r.lo, r.hi, r.unit, r.default, r.choices, required, r.zero_ok)
+
+
+def params_of(ranges: dict[str, Range], defaults: bool = True) -> dict[str, Param]:
+    """Schema entries of a kernel's ranges (``defaults=False``: a key left out
+    stays out, as in a band table that only overrides)."""
+    return {k: param_of(r if defaults else Range(r.kind, r.lo, r.hi, r.unit, None, r.choices,
+                                                  r.zero_ok))
+            for k, r in ranges.items()}
+
+
+#: a multiband band's table and an imager band's (keys only where given)
+MULTIBAND_BAND = params_of(multiband.BAND_RANGES, defaults=False)
+IMAGER_BAND = params_of(imager.BAND_RANGES, defaults=False)
+
 COMMON = {
-    "kind": Param("choice", choices=("eq", "compressor", "limiter", "gain", "hardware"),
-                  required=True),
+    "kind": Param("choice", choices=("eq", "compressor", "limiter", "gain", "hardware",
+                                     "multiband", "imager"), required=True),
     "name": Param("str"),
     "bypass": Param("bool", default=False),
 }
 KINDS: dict[str, dict[str, Param]] = {
     "eq": {"bands": Param("bands", required=True)},
-    "compressor": {
-        "threshold_db": Param("number", *COMP["threshold_db"], "dBFS", -18.0),
-        "ratio": Param("number", *COMP["ratio"], "(ratio)", 2.0),
-        "knee_db": Param("number", *COMP["knee_db"], "dB", 6.0),
-        "attack_ms": Param("number", *COMP["attack_ms"], "ms", 10.0),
-        "release_ms": Param("number", *COMP["release_ms"], "ms", 100.0),
-        "makeup_db": Param("number", *COMP["makeup_db"], "dB", 0.0),
-        "detector": Param("choice", choices=tuple(DETECTORS), default="peak"),
-        "rms_window_ms": Param("number", *COMP["rms_window_ms"], "ms", 10.0),
-        "stereo_link": Param("number", *COMP["stereo_link"], "(0 = unlinked, 1 = linked)", 1.0),
-        "mode": Param("choice", choices=tuple(MODES), default="stereo"),
-        "sidechain_hpf_hz": Param("number", 20.0, 500.0, "Hz", 0.0, zero_ok=True),
-    },
+    "compressor": params_of(compressor_ranges),
+    # crossovers_hz: checked whole by host.dsp.crossover.check_crossovers; the
+    # compressor keys are every band's defaults, a band's table overrides them
+    "multiband": {"crossovers_hz": Param("crossovers", required=True),
+                  **params_of(multiband.RANGES), "bands": Param("bands")},
+    "imager": {"crossovers_hz": Param("crossovers"), **params_of(imager.RANGES),
+               "bands": Param("bands")},
     "limiter": {
         "ceiling_dbtp": Param("number", *CEILING_RANGE_DBTP, "dBTP", -1.0),
         "release_ms": Param("number", *RELEASE_RANGE_MS, "ms", 50.0),
@@ -285,7 +301,7 @@ def _check_table(ctx: _Ctx, prefix: str, table: Any, schema: dict[str, Param]) -
     for k, p in schema.items():
         key = f"{prefix}.{k}" if prefix else k
         if k in table:
-            if p.kind == "bands":
+            if p.kind in ("bands", "crossovers"):   # checked whole by the kind
                 continue
             out[k] = _check_value(ctx, key, p, table[k])
         elif p.required:
@@ -351,6 +367,30 @@ def _check_hardware(ctx: _Ctx, key: str, params: dict[str, Any]) -> None:
             raise ctx.fail(f"{key}.virtual_gear", msg) from None
 
 
+def _check_kernel_bands(ctx: _Ctx, key: str, kind: str, raw: dict[str, Any],
+                        params: dict[str, Any]) -> list[dict[str, Any]]:
+    """A multiband's or an imager's crossovers and band tables (one per band,
+    only the keys given).  The sample rate's limit (0.45 fs) is checked when
+    the insert is built."""
+    mod = multiband if kind == "multiband" else imager
+    try:
+        xo = check_crossovers(raw.get("crossovers_hz", []), mod.MAX_BANDS,
+                              least=1 if kind == "multiband" else 0)
+    except ParamError as exc:
+        raise ctx.fail(f"{key}.{exc.key}", exc.message) from None
+    params["crossovers_hz"] = xo
+    rb = raw.get("bands")
+    if rb is None:
+        return []
+    nb = len(xo) + 1
+    if not isinstance(rb, list) or len(rb) != nb:
+        got = f"{len(rb)}" if isinstance(rb, list) else repr(rb)
+        raise ctx.fail(f"{key}.bands", f"expected {nb} band tables for {len(xo)} "
+                       f"crossover{'s' if len(xo) != 1 else ''}), got {got}")
+    schema = MULTIBAND_BAND if kind == "multiband" else IMAGER_BAND
+    return [_check_table(ctx, f"{key}.bands[{j}]", b, schema) for j, b in enumerate(rb)]
+
+
 def parse_chain(data: dict[str, Any], source: str = "<chain>") -> ChainConfig:
     """Validate a parsed chain table (``[master]`` and ``[[chain]]``)."""
     ctx = _Ctx(source)
@@ -383,6 +423,8 @@ def parse_chain(data: dict[str, Any], source: str = "<chain>") -> ChainConfig:
             bands = [_check_band(ctx, f"{key}.bands[{j}]", b) for j, b in enumerate(rb)]
         if kind == "hardware":
             _check_hardware(ctx, key, params)
+        if kind in ("multiband", "imager"):
+            bands = _check_kernel_bands(ctx, key, kind, raw, params)
         name = params.pop("name", None) or f"{kind}{i + 1}"
         bypass = params.pop("bypass", False)
         params.pop("kind")

@@ -17,8 +17,10 @@ from host._ffi import process_aligned
 
 from host.dsp.biquad import Equalizer
 from host.dsp.compressor import Compressor
-from host.dsp.kernel import KernelInsert
+from host.dsp.imager import Imager
+from host.dsp.kernel import KernelInsert, ParamError
 from host.dsp.limiter import Limiter
+from host.dsp.multiband import Multiband
 from host.model.config import ChainConfig, Insert
 
 
@@ -77,6 +79,12 @@ def build_insert(ins: Insert, fs: float, channels: int) -> object:
         return Limiter(fs, channels, **ins.params)
     if ins.kind == "gain":
         return GainStage(ins.params["gain_db"])
+    if ins.kind in ("multiband", "imager"):
+        cls = Multiband if ins.kind == "multiband" else Imager
+        try:
+            return cls(fs, channels, bands=ins.bands or None, **ins.params)
+        except ParamError as exc:   # what a chain file cannot know: fs, channels
+            raise ValueError(f"{ins.name}: {exc}") from None
     if ins.kind == "hardware":
         raise ValueError(f"hardware insert {ins.name} needs the real-time engine "
                          "(outboard run / print)")

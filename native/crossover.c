@@ -1,0 +1,269 @@
+/* crossover.c -- Linkwitz-Riley band splitter (see crossover.h).
+ *
+ * Two channels run together in the two lanes of a 128-bit vector (GCC
+ * vector extension, as in biquad.c); an odd channel count runs a silent
+ * lane.  Every filter is a cascade of direct form I sections evaluated as
+ *   y = (((b1 x1 + b2 x2) - a2 y2) - a1 y1) + b0 x
+ * section by section over a chunk, so the recursions of a cascade overlap.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "outboard.h"
+#include "ob_internal.h"
+#include "crossover.h"
+
+typedef double v2d __attribute__((vector_size(16)));
+
+enum {
+    MAX_X = OB_XOVER_MAX_BANDS - 1,   /* crossovers */
+    MAX_LP = 4,                       /* sections of one LR low pass (LR8) */
+    MAX_AP = 2                        /* sections of one allpass (LR8) */
+};
+
+/* A cascade's history: hist[2k], hist[2k+1] = the input of section k one and
+ * two samples ago, which is the output of section k - 1 (G + 1 pairs). */
+struct ob_xover {
+    double fs;
+    int nch, npair, order, nb, nx, nlp, nap;
+    double f_cur[MAX_X], f_tgt[MAX_X];   /* Hz */
+    double glide;                        /* one-pole coefficient per grid step */
+    int gliding;
+    double lp[MAX_X][MAX_LP][5];         /* b0 b1 b2 a1 a2 */
+    double ap[MAX_X][MAX_AP][5];
+    /* per pair: nx low-pass cascades, nx allpass cascades, and the band
+     * compensation: band b < nx - 1 through AP_(b+1) .. AP_(nx-1) */
+    v2d *h;                              /* all histories, see hist_* */
+    int h_per_pair;
+};
+
+static int n_comp(int nx, int b) { return b < nx - 1 ? nx - 1 - b : 0; }
+
+static v2d *hist_lp(const ob_xover *x, int p, int k)
+{
+    return x->h + (size_t)p * (size_t)x->h_per_pair + (size_t)k * 2 * (size_t)(x->nlp + 1);
+}
+
+static v2d *hist_ap(const ob_xover *x, int p, int k)
+{
+    return hist_lp(x, p, x->nx) + (size_t)k * 2 * (size_t)(x->nap + 1);
+}
+
+/* Band b's compensation cascade: n_comp(b) allpasses of nap sections each. */
+static v2d *hist_comp(const ob_xover *x, int p, int b)
+{
+    v2d *h = hist_ap(x, p, x->nx);
+    for (int j = 0; j < b; j++)
+        h += 2 * (n_comp(x->nx, j) * x->nap + 1);
+    return h;
+}
+
+/* ---- design ---------------------------------------------------------------- */
+
+/* Coefficients of crossover k at f Hz: the low pass (Butterworth of half the
+ * order, squared) and the allpass D(-s)/D(s) of the same poles, bilinear
+ * with the corner prewarped: K = tan(pi f / fs). */
+static void design(ob_xover *x, int k, double f)
+{
+    const double K = tan(M_PI * f / x->fs);
+    if (x->order == 2) {
+        const double a0 = 1.0 + K, a1 = (K - 1.0) / a0;
+        for (int j = 0; j < 2; j++) {
+            double *c = x->lp[k][j];
+            c[0] = c[1] = K / a0;
+            c[2] = 0.0;
+            c[3] = a1;
+            c[4] = 0.0;
+        }
+        double *c = x->ap[k][0];
+        c[0] = a1; c[1] = 1.0; c[2] = 0.0; c[3] = a1; c[4] = 0.0;
+        return;
+    }
+    /* pole pairs of the Butterworth of order n = order / 2: 1/Q = 2 sin(pi (2i+1) / 2n) */
+    const int n = x->order / 2;
+    for (int i = 0; i < n / 2; i++) {
+        const double invq = 2.0 * sin(M_PI * (2 * i + 1) / (2.0 * n));
+        const double a0 = 1.0 + K * invq + K * K;
+        const double a1 = 2.0 * (K * K - 1.0) / a0, a2 = (1.0 - K * invq + K * K) / a0;
+        const double g = K * K / a0;
+        for (int j = 0; j < 2; j++) {   /* the section twice: LR = Butterworth squared */
+            double *c = x->lp[k][2 * i + j];
+            c[0] = g; c[1] = 2.0 * g; c[2] = g; c[3] = a1; c[4] = a2;
+        }
+        double *c = x->ap[k][i];
+        c[0] = a2; c[1] = a1; c[2] = 1.0; c[3] = a1; c[4] = a2;
+    }
+}
+
+static int freq_ok(const ob_xover *x, double f) { return f >= 10.0 && f <= 0.45 * x->fs; }
+
+ob_xover *ob_xover_new(double fs, int nch, int order, int bands, const double *freqs_hz)
+{
+    if (!(fs >= 8000.0 && fs <= 768000.0) || nch < 1 || nch > OB_MAX_CHANNELS ||
+        (order != 2 && order != 4 && order != 8) || bands < 1 || bands > OB_XOVER_MAX_BANDS ||
+        (bands > 1 && !freqs_hz))
+        return NULL;
+    ob_xover *x = calloc(1, sizeof *x);
+    if (!x)
+        return NULL;
+    x->fs = fs;
+    x->nch = nch;
+    x->npair = (nch + 1) / 2;
+    x->order = order;
+    x->nb = bands;
+    x->nx = bands - 1;
+    x->nlp = order == 8 ? 4 : 2;
+    x->nap = order == 8 ? 2 : 1;
+    for (int k = 0; k < x->nx; k++) {
+        if (!freq_ok(x, freqs_hz[k]) || (k > 0 && !(freqs_hz[k] > freqs_hz[k - 1]))) {
+            free(x);
+            return NULL;
+        }
+        x->f_cur[k] = x->f_tgt[k] = freqs_hz[k];
+        design(x, k, freqs_hz[k]);
+    }
+    x->glide = exp(-(double)OB_XOVER_CHUNK / (OB_XOVER_GLIDE_MS * 1e-3 * fs));
+    int per = 2 * x->nx * (x->nlp + 1) + 2 * x->nx * (x->nap + 1);
+    for (int b = 0; b < x->nb; b++)
+        per += 2 * (n_comp(x->nx, b) * x->nap + 1);
+    x->h_per_pair = per;
+    x->h = aligned_alloc(16, sizeof(v2d) * (size_t)per * (size_t)x->npair);
+    if (!x->h) {
+        free(x);
+        return NULL;
+    }
+    ob_xover_reset(x);
+    return x;
+}
+
+void ob_xover_free(ob_xover *x)
+{
+    if (!x)
+        return;
+    free(x->h);
+    free(x);
+}
+
+void ob_xover_reset(ob_xover *x)
+{
+    memset(x->h, 0, sizeof(v2d) * (size_t)x->h_per_pair * (size_t)x->npair);
+    if (x->gliding) {
+        for (int k = 0; k < x->nx; k++) {
+            x->f_cur[k] = x->f_tgt[k];
+            design(x, k, x->f_cur[k]);
+        }
+        x->gliding = 0;
+    }
+}
+
+int ob_xover_bands(const ob_xover *x) { return x ? x->nb : 0; }
+
+int ob_xover_set_freq(ob_xover *x, int k, double hz)
+{
+    if (!x || k < 0 || k >= x->nx || !freq_ok(x, hz) || (k > 0 && !(hz > x->f_tgt[k - 1])) ||
+        (k < x->nx - 1 && !(hz < x->f_tgt[k + 1])))
+        return OB_ERR_ARG;
+    x->f_tgt[k] = hz;
+    x->gliding = 1;
+    return OB_OK;
+}
+
+double ob_xover_freq(const ob_xover *x, int k)
+{
+    return x && k >= 0 && k < x->nx ? x->f_tgt[k] : -1.0;
+}
+
+static double flush_state(double v) { return isfinite(v) ? ob_flush(v) : 0.0; }
+
+void ob_xover_grid(ob_xover *x)
+{
+    if (x->gliding) {
+        int moving = 0;
+        for (int k = 0; k < x->nx; k++) {
+            if (x->f_cur[k] == x->f_tgt[k])
+                continue;
+            const double lc = log(x->f_cur[k]), lt = log(x->f_tgt[k]);
+            const double l = lt + x->glide * (lc - lt);
+            x->f_cur[k] = fabs(l - lt) < 1e-5 ? x->f_tgt[k] : exp(l);
+            design(x, k, x->f_cur[k]);
+            moving |= x->f_cur[k] != x->f_tgt[k];
+        }
+        x->gliding = moving;
+    }
+    const size_t nh = (size_t)x->h_per_pair * (size_t)x->npair;
+    for (size_t i = 0; i < nh; i++)
+        x->h[i] = (v2d){flush_state(x->h[i][0]), flush_state(x->h[i][1])};
+}
+
+/* ---- processing -------------------------------------------------------------- */
+
+/* G sections in series over buf[0..n-1], section k with coefficients c[k]
+ * (b0 b1 b2 a1 a2), history z (G + 1 pairs).  Section by section: each
+ * takes the input history its predecessor had before this chunk. */
+static void cascade(v2d *restrict buf, int n, const double *const *c, int G, v2d *restrict z)
+{
+    v2d px1 = z[0], px2 = z[1];
+    for (int k = 0; k < G; k++) {
+        const v2d b0 = (v2d){1, 1} * c[k][0], b1 = (v2d){1, 1} * c[k][1];
+        const v2d b2 = (v2d){1, 1} * c[k][2], a1 = (v2d){1, 1} * c[k][3];
+        const v2d a2 = (v2d){1, 1} * c[k][4];
+        v2d x1 = px1, x2 = px2, y1 = z[2 * k + 2], y2 = z[2 * k + 3];
+        px1 = y1;
+        px2 = y2;
+        for (int i = 0; i < n; i++) {
+            const v2d xi = buf[i];
+            const v2d y = (((b1 * x1 + b2 * x2) - a2 * y2) - a1 * y1) + b0 * xi;
+            x2 = x1; x1 = xi; y2 = y1; y1 = y;
+            buf[i] = y;
+        }
+        z[2 * k] = x1; z[2 * k + 1] = x2;
+        z[2 * k + 2] = y1; z[2 * k + 3] = y2;
+    }
+}
+
+void ob_xover_split(ob_xover *x, const double *const *in, int n, double *const *band)
+{
+    const int nx = x->nx, nch = x->nch, nlp = x->nlp, nap = x->nap;
+    v2d vb[OB_XOVER_MAX_BANDS][OB_XOVER_CHUNK], r[OB_XOVER_CHUNK];
+    /* coefficient lists: low passes, allpasses, and band b's compensation
+     * AP_(b+1) .. AP_(nx-1) as one cascade */
+    const double *lp[MAX_X][MAX_LP], *ap[MAX_X][MAX_AP];
+    const double *comp[MAX_X * MAX_AP];
+    for (int k = 0; k < nx; k++) {
+        for (int j = 0; j < nlp; j++)
+            lp[k][j] = x->lp[k][j];
+        for (int j = 0; j < nap; j++)
+            ap[k][j] = x->ap[k][j];
+    }
+    for (int p = 0; p < x->npair; p++) {
+        const int c0 = 2 * p, c1 = 2 * p + 1 < nch ? 2 * p + 1 : -1;
+        for (int i = 0; i < n; i++)
+            r[i] = (v2d){in[c0][i], c1 >= 0 ? in[c1][i] : 0.0};
+        for (int k = 0; k < nx; k++) {
+            v2d *lo = vb[k];
+            memcpy(lo, r, sizeof(v2d) * (size_t)n);
+            cascade(lo, n, lp[k], nlp, hist_lp(x, p, k));
+            cascade(r, n, ap[k], nap, hist_ap(x, p, k));
+            for (int i = 0; i < n; i++)
+                r[i] -= lo[i];   /* AP - LP: the high pass (LR2: inverted) */
+        }
+        memcpy(vb[nx], r, sizeof(v2d) * (size_t)n);
+        for (int b = 0; b + 1 < nx; b++) {
+            int G = 0;
+            for (int k = b + 1; k < nx; k++)
+                for (int j = 0; j < nap; j++)
+                    comp[G++] = x->ap[k][j];
+            cascade(vb[b], n, comp, G, hist_comp(x, p, b));
+        }
+        for (int b = 0; b < x->nb; b++) {
+            double *o0 = band[b * nch + c0];
+            for (int i = 0; i < n; i++)
+                o0[i] = vb[b][i][0];
+            if (c1 >= 0) {
+                double *o1 = band[b * nch + c1];
+                for (int i = 0; i < n; i++)
+                    o1[i] = vb[b][i][1];
+            }
+        }
+    }
+}

@@ -197,73 +197,125 @@ void ob_xover_grid(ob_xover *x)
 
 /* ---- processing -------------------------------------------------------------- */
 
-/* G sections in series over buf[0..n-1], section k with coefficients c[k]
- * (b0 b1 b2 a1 a2), history z (G + 1 pairs).  Section by section: each
- * takes the input history its predecessor had before this chunk. */
-static void cascade(v2d *restrict buf, int n, const double *const *c, int G, v2d *restrict z)
+/* One section, one sample: DF1 with the input entering last (see the top). */
+static inline v2d sec(const double *c, v2d *z, v2d xi)
 {
-    v2d px1 = z[0], px2 = z[1];
-    for (int k = 0; k < G; k++) {
-        const v2d b0 = (v2d){1, 1} * c[k][0], b1 = (v2d){1, 1} * c[k][1];
-        const v2d b2 = (v2d){1, 1} * c[k][2], a1 = (v2d){1, 1} * c[k][3];
-        const v2d a2 = (v2d){1, 1} * c[k][4];
-        v2d x1 = px1, x2 = px2, y1 = z[2 * k + 2], y2 = z[2 * k + 3];
-        px1 = y1;
-        px2 = y2;
-        for (int i = 0; i < n; i++) {
-            const v2d xi = buf[i];
-            const v2d y = (((b1 * x1 + b2 * x2) - a2 * y2) - a1 * y1) + b0 * xi;
-            x2 = x1; x1 = xi; y2 = y1; y1 = y;
-            buf[i] = y;
-        }
-        z[2 * k] = x1; z[2 * k + 1] = x2;
-        z[2 * k + 2] = y1; z[2 * k + 3] = y2;
-    }
+    const v2d y = ((((v2d){1, 1} * c[1] * z[0] + (v2d){1, 1} * c[2] * z[1]) -
+                    (v2d){1, 1} * c[4] * z[3]) - (v2d){1, 1} * c[3] * z[2]) +
+                  (v2d){1, 1} * c[0] * xi;
+    z[1] = z[0];
+    z[0] = xi;
+    z[3] = z[2];
+    z[2] = y;
+    return y;
 }
 
+/*
+ * Sample by sample through the whole tree, so that the recursions of all
+ * sections (independent from one sample to the next) overlap in the
+ * pipeline; section by section, each would wait for its own recursion.
+ * State is held per section as x1 x2 y1 y2 (z[0..3]) in local copies of the
+ * cascades' histories: the output history of one section equals the input
+ * history of the next, and both copies are kept equal.
+ */
+/* One channel pair of ob_xover_split, for NLP low-pass and NAP allpass
+ * sections per crossover (constants, so the section loops unroll). */
+static inline __attribute__((always_inline)) void
+split_pair(ob_xover *x, int p, const double *const *in, int n, double *const *band,
+           const int NLP, const int NAP)
+{
+    const int nx = x->nx, nch = x->nch, nb = x->nb;
+    enum { MAXS = MAX_X * (MAX_LP + MAX_AP) + MAX_X * MAX_X * MAX_AP };
+    /* every section of the tree in processing order: per crossover its NLP
+     * low-pass sections then its NAP allpass sections, then per band b its
+     * compensation sections; z[s] = x1 x2 y1 y2 of section s */
+    const double *c[MAXS];
+    v2d z[MAXS][4];
+    int s = 0;
+    for (int k = 0; k < nx; k++) {
+        const v2d *h = hist_lp(x, p, k);
+        for (int j = 0; j < NLP; j++, s++) {
+            c[s] = x->lp[k][j];
+            z[s][0] = h[2 * j]; z[s][1] = h[2 * j + 1];
+            z[s][2] = h[2 * j + 2]; z[s][3] = h[2 * j + 3];
+        }
+        h = hist_ap(x, p, k);
+        for (int j = 0; j < NAP; j++, s++) {
+            c[s] = x->ap[k][j];
+            z[s][0] = h[2 * j]; z[s][1] = h[2 * j + 1];
+            z[s][2] = h[2 * j + 2]; z[s][3] = h[2 * j + 3];
+        }
+    }
+    const int n_tree = s;
+    for (int b = 0; b + 1 < nx; b++) {
+        const v2d *h = hist_comp(x, p, b);
+        for (int j = 0; j < n_comp(nx, b) * NAP; j++, s++) {
+            c[s] = x->ap[b + 1 + j / NAP][j % NAP];
+            z[s][0] = h[2 * j]; z[s][1] = h[2 * j + 1];
+            z[s][2] = h[2 * j + 2]; z[s][3] = h[2 * j + 3];
+        }
+    }
+    const int n_all = s;
+    const int c0 = 2 * p, c1 = 2 * p + 1 < nch ? 2 * p + 1 : -1;
+    for (int i = 0; i < n; i++) {
+        v2d r = (v2d){in[c0][i], c1 >= 0 ? in[c1][i] : 0.0};
+        v2d out[OB_XOVER_MAX_BANDS];
+        for (int k = 0; k < nx; k++) {
+            const int s0 = k * (NLP + NAP);
+            v2d lo = r, ap = r;
+            for (int j = 0; j < NLP; j++)
+                lo = sec(c[s0 + j], z[s0 + j], lo);
+            for (int j = 0; j < NAP; j++)
+                ap = sec(c[s0 + NLP + j], z[s0 + NLP + j], ap);
+            out[k] = lo;
+            r = ap - lo;   /* AP - LP: the high pass (LR2: inverted) */
+        }
+        out[nx] = r;
+        int t = n_tree;
+        for (int b = 0; b + 1 < nx; b++)
+            for (int j = 0; j < (nx - 1 - b) * NAP; j++, t++)
+                out[b] = sec(c[t], z[t], out[b]);
+        for (int b = 0; b < nb; b++) {
+            band[b * nch + c0][i] = out[b][0];
+            if (c1 >= 0)
+                band[b * nch + c1][i] = out[b][1];
+        }
+    }
+    /* store the histories back (the copies of a shared pair are equal) */
+    s = 0;
+    for (int k = 0; k < nx; k++) {
+        v2d *h = hist_lp(x, p, k);
+        for (int j = 0; j < NLP; j++, s++) {
+            h[2 * j] = z[s][0]; h[2 * j + 1] = z[s][1];
+            h[2 * j + 2] = z[s][2]; h[2 * j + 3] = z[s][3];
+        }
+        h = hist_ap(x, p, k);
+        for (int j = 0; j < NAP; j++, s++) {
+            h[2 * j] = z[s][0]; h[2 * j + 1] = z[s][1];
+            h[2 * j + 2] = z[s][2]; h[2 * j + 3] = z[s][3];
+        }
+    }
+    for (int b = 0; b + 1 < nx; b++) {
+        v2d *h = hist_comp(x, p, b);
+        for (int j = 0; j < n_comp(nx, b) * NAP; j++, s++) {
+            h[2 * j] = z[s][0]; h[2 * j + 1] = z[s][1];
+            h[2 * j + 2] = z[s][2]; h[2 * j + 3] = z[s][3];
+        }
+    }
+    (void)n_all;
+}
+
+/*
+ * Sample by sample through the whole tree, so that the recursions of all
+ * sections (independent from one sample to the next) overlap in the
+ * pipeline; section by section, each would wait for its own recursion.
+ */
 void ob_xover_split(ob_xover *x, const double *const *in, int n, double *const *band)
 {
-    const int nx = x->nx, nch = x->nch, nlp = x->nlp, nap = x->nap;
-    v2d vb[OB_XOVER_MAX_BANDS][OB_XOVER_CHUNK], r[OB_XOVER_CHUNK];
-    /* coefficient lists: low passes, allpasses, and band b's compensation
-     * AP_(b+1) .. AP_(nx-1) as one cascade */
-    const double *lp[MAX_X][MAX_LP], *ap[MAX_X][MAX_AP];
-    const double *comp[MAX_X * MAX_AP];
-    for (int k = 0; k < nx; k++) {
-        for (int j = 0; j < nlp; j++)
-            lp[k][j] = x->lp[k][j];
-        for (int j = 0; j < nap; j++)
-            ap[k][j] = x->ap[k][j];
-    }
     for (int p = 0; p < x->npair; p++) {
-        const int c0 = 2 * p, c1 = 2 * p + 1 < nch ? 2 * p + 1 : -1;
-        for (int i = 0; i < n; i++)
-            r[i] = (v2d){in[c0][i], c1 >= 0 ? in[c1][i] : 0.0};
-        for (int k = 0; k < nx; k++) {
-            v2d *lo = vb[k];
-            memcpy(lo, r, sizeof(v2d) * (size_t)n);
-            cascade(lo, n, lp[k], nlp, hist_lp(x, p, k));
-            cascade(r, n, ap[k], nap, hist_ap(x, p, k));
-            for (int i = 0; i < n; i++)
-                r[i] -= lo[i];   /* AP - LP: the high pass (LR2: inverted) */
-        }
-        memcpy(vb[nx], r, sizeof(v2d) * (size_t)n);
-        for (int b = 0; b + 1 < nx; b++) {
-            int G = 0;
-            for (int k = b + 1; k < nx; k++)
-                for (int j = 0; j < nap; j++)
-                    comp[G++] = x->ap[k][j];
-            cascade(vb[b], n, comp, G, hist_comp(x, p, b));
-        }
-        for (int b = 0; b < x->nb; b++) {
-            double *o0 = band[b * nch + c0];
-            for (int i = 0; i < n; i++)
-                o0[i] = vb[b][i][0];
-            if (c1 >= 0) {
-                double *o1 = band[b * nch + c1];
-                for (int i = 0; i < n; i++)
-                    o1[i] = vb[b][i][1];
-            }
-        }
+        if (x->order == 8)
+            split_pair(x, p, in, n, band, 4, 2);
+        else
+            split_pair(x, p, in, n, band, 2, 1);
     }
 }

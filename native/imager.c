@@ -8,35 +8,6 @@
 
 enum { NB_MAX = OB_IMAGER_MAX_BANDS, CH = OB_XOVER_CHUNK };
 
-typedef struct {
-    double cur, target, step;
-    int left;
-} lramp;
-
-static void lramp_set(lramp *r, double target, int len)
-{
-    r->target = target;
-    if (target == r->cur) {
-        r->left = 0;
-        return;
-    }
-    r->left = len;
-    r->step = (target - r->cur) / (double)len;
-}
-
-static double lramp_next(lramp *r)
-{
-    if (r->left > 0)
-        r->cur = --r->left ? r->cur + r->step : r->target;
-    return r->cur;
-}
-
-static void snap(lramp *r)
-{
-    r->cur = r->target;
-    r->left = 0;
-}
-
 /*
  * State (glossary)
  *   xm        bass-mono crossover (LR4, 2 bands) on M and S; runs while
@@ -53,7 +24,7 @@ struct ob_imager {
     int nb, ramp_len, phase, fresh, xm_live;
     double mono_hz;            /* as set; 0 = off */
     ob_xover *xm, *xb;
-    lramp mono, width[NB_MAX];
+    ob_sramp mono, width[NB_MAX];
     double ms[2][CH];
     double bm[2 * 2][CH];      /* mono split: band * 2 + (0: M, 1: S) */
     double bb[NB_MAX * 2][CH]; /* band split */
@@ -85,8 +56,9 @@ ob_imager *ob_imager_new(double fs, int order, int bands, const double *crossove
         st->bmp[j] = st->bm[j];
     for (int j = 0; j < 2 * bands; j++)
         st->bbp[j] = st->bb[j];
+    ob_sramp_init(&st->mono, 0.0);
     for (int b = 0; b < bands; b++)
-        st->width[b].cur = st->width[b].target = 1.0;
+        ob_sramp_init(&st->width[b], 1.0);
     st->fresh = 1;
     return st;
 }
@@ -107,9 +79,9 @@ void ob_imager_reset(ob_imager *st)
     ob_xover_reset(st->xm);
     if (st->xb)
         ob_xover_reset(st->xb);
-    snap(&st->mono);
+    ob_sramp_snap(&st->mono);
     for (int b = 0; b < st->nb; b++)
-        snap(&st->width[b]);
+        ob_sramp_snap(&st->width[b]);
     st->xm_live = st->mono.cur > 0.0;
     st->phase = 0;
     st->fresh = 1;
@@ -125,9 +97,9 @@ int ob_imager_set(ob_imager *st, int param, int index, double v)
             return OB_ERR_ARG;
         const int lo = index < 0 ? 0 : index, hi = index < 0 ? st->nb : index + 1;
         for (int b = lo; b < hi; b++) {
-            lramp_set(&st->width[b], v, st->ramp_len);
+            ob_sramp_set(&st->width[b], v, st->ramp_len);
             if (st->fresh)
-                snap(&st->width[b]);
+                ob_sramp_snap(&st->width[b]);
         }
         return OB_OK;
     }
@@ -137,9 +109,9 @@ int ob_imager_set(ob_imager *st, int param, int index, double v)
         if (v > 0.0 && ob_xover_set_freq(st->xm, 0, v) != OB_OK)
             return OB_ERR_ARG;
         st->mono_hz = v;
-        lramp_set(&st->mono, v > 0.0 ? 1.0 : 0.0, st->ramp_len);
+        ob_sramp_set(&st->mono, v > 0.0 ? 1.0 : 0.0, st->ramp_len);
         if (st->fresh) {
-            snap(&st->mono);
+            ob_sramp_snap(&st->mono);
             ob_xover_reset(st->xm);   /* the new frequency at once */
             st->xm_live = st->mono.cur > 0.0;
         }
@@ -163,7 +135,7 @@ static void run_piece(ob_imager *st, float **ch, int off, int n)
         /* bm: 0 M low, 1 S low, 2 M high, 3 S high */
         ob_xover_split(st->xm, (const double *const *)st->msp, n, st->bmp);
         for (int i = 0; i < n; i++) {
-            const double a = lramp_next(&st->mono);
+            const double a = ob_sramp_next(&st->mono);
             const double mm = st->bm[0][i] + st->bm[2][i], sm = st->bm[3][i];
             m[i] = a == 1.0 ? mm : (1.0 - a) * m[i] + a * mm;
             s[i] = a == 1.0 ? sm : (1.0 - a) * s[i] + a * sm;
@@ -176,14 +148,14 @@ static void run_piece(ob_imager *st, float **ch, int off, int n)
             double mm = 0.0, ss = 0.0;
             for (int b = 0; b < st->nb; b++) {
                 mm += st->bb[2 * b][i];
-                ss += lramp_next(&st->width[b]) * st->bb[2 * b + 1][i];
+                ss += ob_sramp_next(&st->width[b]) * st->bb[2 * b + 1][i];
             }
             m[i] = mm;
             s[i] = ss;
         }
     } else {
         for (int i = 0; i < n; i++)
-            s[i] *= lramp_next(&st->width[0]);
+            s[i] *= ob_sramp_next(&st->width[0]);
     }
     for (int i = 0; i < n; i++) {
         l[i] = (float)(m[i] + s[i]);
@@ -199,7 +171,7 @@ int ob_imager_process(ob_imager *st, float **ch, int nch, int frames)
         st->fresh = 0;
     for (int off = 0; off < frames;) {
         const int n = frames - off < CH - st->phase ? frames - off : CH - st->phase;
-        if (!st->xm_live && st->mono.target > 0.0) {   /* bass mono comes in: clean start */
+        if (!st->xm_live && st->mono.to > 0.0) {   /* bass mono comes in: clean start */
             ob_xover_reset(st->xm);
             st->xm_live = 1;
         }

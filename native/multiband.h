@@ -33,8 +33,19 @@
  *     OB_MULTIBAND_SOLO, _BYPASS, _MUTE: 0 or 1.  Bypass passes the band
  *     uncompressed (its compressor keeps running, so it comes back without a
  *     jump); mute silences it; while any band is soloed, only soloed bands
- *     sound (a muted soloed band stays muted).  The three ramp linearly over
- *     OB_MULTIBAND_RAMP_MS.
+ *     sound (a muted soloed band stays muted).
+ *
+ * Parameter changes
+ *   Threshold, ratio (as the slope 1 - 1/R), knee, makeup and stereo link
+ *   glide to a new value along a raised cosine over OB_MULTIBAND_RAMP_MS:
+ *   at every 16th absolute sample the band's compressor is handed the next
+ *   value, and its own one-pole ramp (OB_COMP_RAMP_MS) smooths between
+ *   them, so a change spreads little energy beside the programme (a 3 dB
+ *   makeup change on a 1 kHz sine: < -85 dB outside +-50 Hz).  The other
+ *   compressor parameters go to the compressor at once (it crossfades or
+ *   applies them, see compressor.h).  Solo, bypass and mute crossfade along
+ *   a raised cosine over OB_MULTIBAND_RAMP_MS, per sample.  Between
+ *   new/reset and the first process every setter applies at once.
  *
  * Method
  *   The crossover (crossover.h) splits each channel into bands whose sum is
@@ -45,6 +56,8 @@
  *   ballistics, link, mid-side and sidechain filter), then
  *     out = sum over bands of  level_b (wet_b * compressed_b + (1 - wet_b) * band_b)
  *   in double, with level (solo/mute) and wet (bypass) ramped per sample.
+ *   Crossover moves glide (crossover.h) and shift the phase around them:
+ *   they are for setting up, not for automation.
  *   Linear-phase crossovers are not offered.
  *
  * Latency: 0 samples.  Output does not depend on block size (the crossover
@@ -59,7 +72,8 @@ typedef struct ob_multiband ob_multiband;
 
 enum {
     OB_MULTIBAND_MAX_BANDS = 5,
-    OB_MULTIBAND_RAMP_MS = 20        /* solo / bypass / mute ramps, ms (linear) */
+    OB_MULTIBAND_RAMP_MS = 50        /* parameter glides and solo / bypass / mute
+                                        ramps, ms (raised cosine) */
 };
 
 /* Parameter ids of ob_multiband_set (and of the engine's OB_PARAM_KERNEL + id). */

@@ -21,4 +21,54 @@ static inline double ob_tau_coeff(double ms, double fs)
     return ms <= 0.0 ? 0.0 : exp(-1.0 / (ms * 0.001 * fs));
 }
 
+/* A raised-cosine ramp toward a target, advanced per sample: from `from`
+ * to `to` over len samples along from + (to - from)(1 - cos(pi k / len))/2,
+ * k = 1..len (the last sample lands on the target exactly).  Its derivative
+ * is a Hann pulse, so a parameter moved this way spreads far less energy
+ * beside a tone than a linear or one-pole ramp.  cos(pi k / len) is kept by
+ * a rotation (c, s), exact enough over any ramp (error ~1e-13). */
+typedef struct {
+    double cur, from, to;
+    double c, s, cd, sd;   /* cos, sin of pi k / len; of the step pi / len */
+    int left;              /* samples until cur == to */
+} ob_sramp;
+
+static inline void ob_sramp_init(ob_sramp *r, double v)
+{
+    r->cur = r->from = r->to = v;
+    r->left = 0;
+}
+
+static inline void ob_sramp_set(ob_sramp *r, double target, int len)
+{
+    r->from = r->cur;
+    r->to = target;
+    r->left = target == r->cur || len < 1 ? 0 : len;
+    if (r->left == 0) {
+        r->cur = target;
+        return;
+    }
+    r->c = 1.0;
+    r->s = 0.0;
+    r->cd = cos(M_PI / len);
+    r->sd = sin(M_PI / len);
+}
+
+static inline void ob_sramp_snap(ob_sramp *r)
+{
+    r->cur = r->to;
+    r->left = 0;
+}
+
+static inline double ob_sramp_next(ob_sramp *r)
+{
+    if (r->left > 0) {
+        const double c = r->c * r->cd - r->s * r->sd;
+        r->s = r->s * r->cd + r->c * r->sd;
+        r->c = c;
+        r->cur = --r->left ? r->from + (r->to - r->from) * 0.5 * (1.0 - c) : r->to;
+    }
+    return r->cur;
+}
+
 #endif

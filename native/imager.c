@@ -158,8 +158,8 @@ static void run_piece(ob_imager *st, float **ch, int off, int n)
             s[i] *= ob_sramp_next(&st->width[0]);
     }
     for (int i = 0; i < n; i++) {
-        l[i] = (float)(m[i] + s[i]);
-        r[i] = (float)(m[i] - s[i]);
+        l[i] = (float)ob_flush(m[i] + s[i]);   /* never a float32 denormal */
+        r[i] = (float)ob_flush(m[i] - s[i]);
     }
 }
 

@@ -281,7 +281,7 @@ static void run_piece(ob_multiband *st, float **ch, int off, int n)
             const double *s = st->bandp[b * nch + c];
             float *d = st->fbp[b][c];
             for (int i = 0; i < n; i++)
-                d[i] = (float)s[i];
+                d[i] = (float)ob_flush(s[i]);   /* never a float32 denormal */
         }
         ob_compressor_process(st->comp[b], st->fbp[b], nch, n);
     }
@@ -314,7 +314,7 @@ static void run_piece(ob_multiband *st, float **ch, int off, int n)
             }
             float *y = ch[c] + off;
             for (int i = 0; i < n; i++)
-                y[i] = (float)acc[i];
+                y[i] = (float)ob_flush(acc[i]);
         }
         return;
     }
@@ -332,7 +332,7 @@ static void run_piece(ob_multiband *st, float **ch, int off, int n)
             double s = 0.0;
             for (int b = 0; b < nb; b++)
                 s += gw[b][i] * (double)st->fbp[b][c][i] + gd[b][i] * st->bandp[b * nch + c][i];
-            y[i] = (float)s;
+            y[i] = (float)ob_flush(s);
         }
     }
 }

@@ -18,8 +18,10 @@ import pytest
 
 from host.dsp.biquad import FilterCascade
 from host.dsp.compressor import Compressor
+from host.dsp.imager import Imager
 from host.dsp.limiter import Limiter, TruePeakMeter
 from host.dsp.loudness import LoudnessMeter
+from host.dsp.multiband import Multiband
 
 FS = 48000
 BLOCK = 1024
@@ -40,6 +42,9 @@ KERNELS = {
     "compressor": (lambda: Compressor(FS, 2, threshold_db=-30, ratio=4, detector="rms",
                                       sidechain_hpf_hz=80.0), True),
     "limiter": (lambda: Limiter(FS, 2, ceiling_dbtp=-6.0, release_ms=20.0), True),
+    "multiband": (lambda: Multiband(FS, 2, [40.0, 500.0, 4000.0, 12000.0], slope="lr8",
+                                    threshold_db=-30, ratio=4, detector="rms"), True),
+    "imager": (lambda: Imager(FS, 2, [60.0, 2000.0], width=1.5, mono_below_hz=30.0), True),
     "loudness": (lambda: LoudnessMeter(FS, 2), False),
     "truepeak": (lambda: TruePeakMeter(FS, 2), False),
 }

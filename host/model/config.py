@@ -386,7 +386,7 @@ def _check_kernel_bands(ctx: _Ctx, key: str, kind: str, raw: dict[str, Any],
     if not isinstance(rb, list) or len(rb) != nb:
         got = f"{len(rb)}" if isinstance(rb, list) else repr(rb)
         raise ctx.fail(f"{key}.bands", f"expected {nb} band tables for {len(xo)} "
-                       f"crossover{'s' if len(xo) != 1 else ''}), got {got}")
+                       f"crossover{'s' if len(xo) != 1 else ''}, got {got}")
     schema = MULTIBAND_BAND if kind == "multiband" else IMAGER_BAND
     return [_check_table(ctx, f"{key}.bands[{j}]", b, schema) for j, b in enumerate(rb)]
 

@@ -82,3 +82,59 @@ def test_defaults_fill_unset_parameters():
 def test_values_are_not_clamped_silently():
     with pytest.raises(ConfigError, match="knee_db: expected a number 0..24 dB, got 30"):
         parse_chain({"chain": [{"kind": "compressor", "knee_db": 30}]}, "x.toml")
+
+
+MB = '[[chain]]\nkind = "multiband"\n'
+IM = '[[chain]]\nkind = "imager"\n'
+
+
+@pytest.mark.parametrize(("text", "needle"), [
+    (MB, "chain[0].crossovers_hz: missing; expected an array of strictly increasing "
+         "frequencies in Hz"),
+    (MB + "crossovers_hz = [1000, 500]\n",
+     "chain[0].crossovers_hz[1]: expected strictly increasing frequencies, got 500 Hz after "
+     "1000 Hz"),
+    (MB + "crossovers_hz = [100, 200, 300, 400, 500]\n",
+     "chain[0].crossovers_hz: expected an array of 1..4 frequencies in Hz (2..5 bands), "
+     "got 5 (6 bands)"),
+    (MB + "crossovers_hz = [5]\n",
+     "chain[0].crossovers_hz[0]: expected a number 10..20000 Hz, got 5"),
+    (MB + 'crossovers_hz = [200]\nslope = "lr6"\n',
+     "chain[0].slope: expected one of 'lr2', 'lr4', 'lr8', got 'lr6'"),
+    (MB + "crossovers_hz = [200]\nbands = [{ ratio = 2 }]\n",
+     "chain[0].bands: expected 2 band tables for 1 crossover, got 1"),
+    (MB + "crossovers_hz = [200]\nbands = [{ ratio = 0.5 }, {}]\n",
+     "chain[0].bands[0].ratio: expected a number 1..100 (ratio), got 0.5"),
+    (MB + "crossovers_hz = [200]\nbands = [{}, { sollo = true }]\n",
+     "chain[0].bands[1].sollo: unknown key (expected one of threshold_db"),
+    (MB + "crossovers_hz = [200]\nmakeup_db = 30\n",
+     "chain[0].makeup_db: expected a number -24..24 dB, got 30"),
+    (IM + "width = 2.5\n", "chain[0].width: expected a number 0..2 (0 = mono, 1 = unchanged, "
+                           "2 = side doubled), got 2.5"),
+    (IM + "crossovers_hz = [100, 200, 300, 400]\n",
+     "chain[0].crossovers_hz: expected an array of 0..3 frequencies in Hz (1..4 bands), got 4"),
+    (IM + "mono_below_hz = 5\n",
+     "chain[0].mono_below_hz: expected a number 20..1000 Hz (or 0 for off), got 5"),
+    (IM + "crossovers_hz = [300]\nbands = [{ width = 1 }, { width = -0.5 }]\n",
+     "chain[0].bands[1].width: expected a number 0..2"),
+])
+def test_bad_multiband_or_imager_names_the_key_and_range(tmp_path, text, needle):
+    p = write(tmp_path, text)
+    with pytest.raises(ConfigError) as err:
+        load_chain(p)
+    msg = str(err.value)
+    assert msg.startswith(f"{p}: ") and "\n" not in msg
+    assert needle in msg
+
+
+def test_multiband_and_imager_take_defaults_for_every_band_and_band_tables_override():
+    cfg = parse_chain({"chain": [
+        {"kind": "multiband", "crossovers_hz": [150, 2500], "threshold_db": -24,
+         "bands": [{"ratio": 3.0}, {}, {"mute": True}]},
+        {"kind": "imager", "width": 1.2, "mono_below_hz": 100}]})
+    mb, im = cfg.inserts
+    assert mb.params["crossovers_hz"] == [150.0, 2500.0] and mb.params["slope"] == "lr4"
+    assert mb.params["threshold_db"] == -24.0 and mb.params["ratio"] == 2.0
+    assert mb.bands == [{"ratio": 3.0}, {}, {"mute": True}]
+    assert im.params == {"slope": "lr4", "width": 1.2, "mono_below_hz": 100.0,
+                         "crossovers_hz": []}

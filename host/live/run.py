@@ -309,7 +309,11 @@ def _loop(engine, program, recorder, record_path, duration_s, view, title, lat, 
             t = (m["frames"] - start_frame - pre) / fs  # s into the program
             for n in gr_names:
                 gr_max[n] = max(gr_max[n], m["gain_reduction_max_db"][n])
-                if t >= 0:
+                bands = m["gain_reduction_bands_max_db"].get(n)
+                if t >= 0 and bands:   # a multiband: one trace per band
+                    for b, v in bands.items():
+                        gr_trace.setdefault(f"{n}: {b}", []).append((round(t, 3), v))
+                elif t >= 0:
                     gr_trace[n].append((round(t, 3), m["gain_reduction_max_db"][n]))
             for n in hw_names:  # an analog unit's gain reduction: its returns vs its send
                 cur = (m["hardware"][n]["energy_dry"], m["hardware"][n]["energy_return"])

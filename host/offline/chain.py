@@ -50,6 +50,19 @@ class Stage:
     def is_dynamics(self) -> bool:
         return self.insert.kind in ("compressor", "limiter") or bool(self.meter_names)
 
+    def gr_traces(self, block_s: float, prefix: str = "") -> dict[str, tuple[np.ndarray,
+                                                                               np.ndarray]]:
+        """Gain reduction over time for a report, ``{name: (time_s, gr_db)}``:
+        one trace named after the insert, or for a kernel insert with several
+        meters one per meter, ``"<insert>: band 1 (< 120 Hz)"``.  ``block_s``:
+        the block length ``process`` ran with, s."""
+        traces = {label: tr for label, tr in self.band_traces.items() if tr} or (
+            {"": self.gr_trace} if self.is_dynamics and self.gr_trace else {})
+        name = prefix + self.insert.name
+        return {f"{name}: {label}" if label else name:
+                (np.arange(len(tr)) * block_s, np.asarray(tr, dtype=float))
+                for label, tr in traces.items()}
+
 
 class GainStage:
     """A plain gain in dB (offline only)."""

@@ -231,11 +231,7 @@ def master(
                 "(this deliverable has no limiter)")
     traces = {}
     for s in pre.stages + lim_chain.stages:
-        if s.is_dynamics and s.gr_trace:
-            t = np.arange(len(s.gr_trace)) * (block / fs)
-            traces[s.insert.name] = (t, np.asarray(s.gr_trace, dtype=float))
-            for band, tr in s.band_traces.items():   # multiband: one trace per band
-                traces[f"{s.insert.name} {band}"] = (t, np.asarray(tr, dtype=float))
+        traces.update(s.gr_traces(block / fs))   # a multiband: one trace per band
     stages = [{"name": s.insert.name, "kind": s.insert.kind, "params": s.insert.params,
                "bands": s.insert.bands or None,
                "max_gain_reduction_db": round(s.max_gain_reduction_db, 2)

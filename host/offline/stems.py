@@ -299,10 +299,7 @@ def mix_stems(session: Session, say: Callable[[str], None] | None = None) -> Ste
                 block = int(round(GR_TRACE_S * fs))
                 x = chain.process_aligned(x, block_frames=block)
                 for stage in chain.stages:
-                    if stage.is_dynamics and stage.gr_trace:
-                        gr_traces[f"{st.name}: {stage.insert.name}"] = (
-                            np.arange(len(stage.gr_trace)) * (block / fs),
-                            np.asarray(stage.gr_trace, dtype=float))
+                    gr_traces.update(stage.gr_traces(block / fs, prefix=f"{st.name}: "))
             gains = np.full(channels, 10.0 ** (st.gain_db / 20.0))
             if channels == 2:
                 gains *= np.asarray(balance_gains(st.pan))

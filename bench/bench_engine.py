@@ -8,6 +8,12 @@ NaN guard).  Ours: ``ob_engine_process`` with ``max_block = 128``, the code
 path of the stream callback, so the per-block time is the callback's DSP
 cost and the row names carry it as a DSP load at 48 kHz.
 
+A second pair of rows runs the reference mastering chain of configs/loud_master.toml
+(EQ, 4-band multiband, 3-band imager with bass mono, true-peak limiter; the
+saturation insert is not in it yet) at 64-frame blocks and gives its share of
+one core at 48 kHz, from the process's CPU time (the bench machine may be
+shared: the time the engine took, not the time it waited for a core).
+
 References, same run:
 - ``pedalboard.Pedalboard`` (JUCE) with the nearest plugins it has
   (HighpassFilter is first order, PeakFilter, HighShelfFilter, Compressor,
@@ -24,7 +30,7 @@ import numpy as np
 import pedalboard
 
 from bench_limiter import loud_music_like
-from common import Row, best_time
+from common import Row, best_cpu_time, best_time
 from host.offline.chain import Chain
 from host.model.config import parse_chain
 from host.live.engine import Engine
@@ -41,6 +47,45 @@ CHAIN = {"chain": [
     {"kind": "gain", "gain_db": 3.0},
     {"kind": "limiter", "ceiling_dbtp": -1.0, "release_ms": 40.0},
 ]}
+
+
+LOUD_BLOCK = 64
+LOUD = {"chain": [
+    {"kind": "eq", "bands": [
+        {"type": "highpass", "freq_hz": 25.0, "order": 4, "family": "butterworth"},
+        {"type": "peak", "freq_hz": 3000.0, "gain_db": 1.0, "q": 0.8}]},
+    {"kind": "multiband", "crossovers_hz": [120.0, 1000.0, 6000.0], "slope": "lr4",
+     "threshold_db": -24.0, "ratio": 2.0, "attack_ms": 10.0, "release_ms": 150.0,
+     "detector": "rms"},
+    {"kind": "imager", "crossovers_hz": [300.0, 5000.0],
+     "bands": [{"width": 0.9}, {"width": 1.0}, {"width": 1.2}], "mono_below_hz": 120.0},
+    {"kind": "limiter", "ceiling_dbtp": -1.0, "release_ms": 50.0},
+]}
+
+
+def loud_rows(x: np.ndarray) -> list[Row]:
+    n = x.shape[1]
+    eng = Engine(FS, 2, parse_chain(LOUD, "<bench>"), max_block=LOUD_BLOCK)
+    ours = best_cpu_time(lambda: eng.process(x), repeat=3)
+    bands = [pedalboard.Pedalboard(
+        ([pedalboard.HighpassFilter(lo) for _ in range(4)] if lo else []) +
+        ([pedalboard.LowpassFilter(hi) for _ in range(4)] if hi else []) +
+        [pedalboard.Compressor(-24.0, 2.0, 10.0, 150.0)])
+        for lo, hi in ((None, 120.0), (120.0, 1000.0), (1000.0, 6000.0), (6000.0, None))]
+    board = pedalboard.Pedalboard([
+        pedalboard.HighpassFilter(25.0),
+        pedalboard.PeakFilter(3000.0, 1.0, 0.8),
+        pedalboard.Mix(bands),
+        pedalboard.BrickwallLimiter(ceiling_db=-1.0, release_ms=50.0, lookahead_ms=1.5,
+                                    true_peak=True),
+    ])
+    ref = best_cpu_time(lambda: board.process(x, FS, buffer_size=LOUD_BLOCK, reset=True),
+                        repeat=3)
+    load = ours / (n / FS)
+    return [Row(f"loud_master chain (EQ, multiband 4 bands, imager, limiter) + meters, "
+                f"64-frame blocks: {load:.2%} of one core at 48 kHz (CPU time)", 2 * n, ours,
+                "pedalboard: filters, Mix of 4 bands (1st-order splits), limiter; no imager, "
+                "no meters", ref)]
 
 
 def run() -> list[Row]:
@@ -74,4 +119,5 @@ def run() -> list[Row]:
             ours, "pedalboard chain (JUCE), buffer_size=128, no meters", ref),
         Row("engine chain+meters, one 128-frame block (callback cost)", 2 * BLOCK,
             ours / blocks, "host.offline.chain.Chain driven per block from Python", py / blocks),
+        *loud_rows(x),
     ]

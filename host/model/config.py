@@ -46,11 +46,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from host.dsp.limiter import CEILING_RANGE_DBTP, LOOKAHEAD_RANGE_MS, RELEASE_RANGE_MS
 from host.dsp import imager, multiband
 from host.dsp.compressor import RANGES as compressor_ranges
 from host.dsp.crossover import check_crossovers
 from host.dsp.kernel import ParamError, Range
+from host.dsp.limiter import CEILING_RANGE_DBTP, LOOKAHEAD_RANGE_MS, RELEASE_RANGE_MS
 from host.errors import ConfigError
 from host.midi.recall import MidiKeyError, check_insert_midi
 from host.model.virtual_gear import GearSpec

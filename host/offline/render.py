@@ -235,7 +235,10 @@ def master(
     stages = [{"name": s.insert.name, "kind": s.insert.kind, "params": s.insert.params,
                "bands": s.insert.bands or None,
                "max_gain_reduction_db": round(s.max_gain_reduction_db, 2)
-               if s.is_dynamics else None}
+               if s.is_dynamics else None,
+               **({"max_gain_reduction_db_bands": {b: round(max(tr), 2)
+                                                   for b, tr in s.band_traces.items() if tr}}
+                  if s.band_traces else {})}
               for s in pre.stages + lim_chain.stages]
     return MasterResult(
         output=Path(dst), gain_db=gain, iterations=iterations, target_reached=reached,

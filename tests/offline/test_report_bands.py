@@ -45,6 +45,9 @@ def test_master_reports_gain_reduction_per_multiband_band(tmp_path, rng):
                  MasterSettings(target_lufs=-14.0, ceiling_dbtp=-1.0))
     names = ["mb: band 1 (< 150 Hz)", "mb: band 2 (150-3000 Hz)", "mb: band 3 (> 3000 Hz)"]
     assert [n for n in res.gr_traces if n.startswith("mb")] == names
+    per_band = res.stages[0]["max_gain_reduction_db_bands"]
+    assert list(per_band) == [n.split(": ", 1)[1] for n in names]
+    assert res.stages[0]["max_gain_reduction_db"] == max(per_band.values())
     rep = measure_program(res.written.data, FS, gain_reduction=res.gr_traces)
     gr = rep["gain_reduction"]
     low, mid, top = (gr[n]["max_db"] for n in names)

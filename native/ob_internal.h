@@ -71,4 +71,18 @@ static inline double ob_sramp_next(ob_sramp *r)
     return r->cur;
 }
 
+/* Modified Bessel function of the first kind, order 0 (power series), for
+ * Kaiser windows. */
+static inline double ob_bessel_i0(double x)
+{
+    double sum = 1.0, term = 1.0, q = 0.25 * x * x;
+    for (int k = 1; k < 200; k++) {
+        term *= q / ((double)k * (double)k);
+        sum += term;
+        if (term < sum * 1e-17)
+            break;
+    }
+    return sum;
+}
+
 #endif

@@ -51,6 +51,7 @@ void ob_flush_denormals(void);
 #include "loudness.h"
 #include "dither.h"
 #include "delay.h"
+#include "saturation.h"
 #include "engine.h"
 /* kernels that export their verbs (ob_kernel_ops, declared in engine.h) */
 #include "multiband.h"

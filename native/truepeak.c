@@ -47,19 +47,6 @@ struct ob_truepeak {
     double *peak;
 };
 
-/* Modified Bessel function of the first kind, order 0 (power series). */
-static double bessel_i0(double x)
-{
-    double sum = 1.0, term = 1.0, q = 0.25 * x * x;
-    for (int k = 1; k < 200; k++) {
-        term *= q / ((double)k * (double)k);
-        sum += term;
-        if (term < sum * 1e-17)
-            break;
-    }
-    return sum;
-}
-
 /* Unnormalised prototype tap: Kaiser-windowed sinc at the distance of tap j
  * (on x[n - j]) from phase p's instant, t = D - j - p / L input samples. */
 static double proto(int L, int D, int p, int j)
@@ -72,7 +59,7 @@ static double proto(int L, int D, int p, int j)
     const double t = (double)num / L, u = t / D;
     if (u * u >= 1.0)
         return 0.0;
-    const double w = bessel_i0(TP_BETA * sqrt(1.0 - u * u)) / bessel_i0(TP_BETA);
+    const double w = ob_bessel_i0(TP_BETA * sqrt(1.0 - u * u)) / ob_bessel_i0(TP_BETA);
     return sin(M_PI * t) / (M_PI * t) * w;
 }
 

@@ -22,6 +22,7 @@ from host.dsp.imager import Imager
 from host.dsp.limiter import Limiter, TruePeakMeter
 from host.dsp.loudness import LoudnessMeter
 from host.dsp.multiband import Multiband
+from host.dsp.saturation import Saturation
 
 FS = 48000
 BLOCK = 1024
@@ -45,6 +46,7 @@ KERNELS = {
     "multiband": (lambda: Multiband(FS, 2, [40.0, 500.0, 4000.0, 12000.0], slope="lr8",
                                     threshold_db=-30, ratio=4, detector="rms"), True),
     "imager": (lambda: Imager(FS, 2, [60.0, 2000.0], width=1.5, mono_below_hz=30.0), True),
+    "saturation": (lambda: Saturation(FS, 2, drive_db=12.0, curve="tube", oversample=2), True),
     "loudness": (lambda: LoudnessMeter(FS, 2), False),
     "truepeak": (lambda: TruePeakMeter(FS, 2), False),
 }

@@ -51,11 +51,11 @@ void ob_flush_denormals(void);
 #include "loudness.h"
 #include "dither.h"
 #include "delay.h"
-#include "saturation.h"
 #include "engine.h"
 /* kernels that export their verbs (ob_kernel_ops, declared in engine.h) */
 #include "multiband.h"
 #include "imager.h"
+#include "saturation.h"
 #include "gear_wire.h"
 
 #ifdef __cplusplus

@@ -311,8 +311,9 @@ int ob_saturation_set_output_db(ob_saturation *st, double output_db)
     return OB_OK;
 }
 
-int ob_saturation_set_param(ob_saturation *st, int param, double value)
+int ob_saturation_set(ob_saturation *st, int param, int index, double value)
 {
+    (void)index;
     switch (param) {
     case OB_SAT_PARAM_DRIVE_DB: return ob_saturation_set_drive_db(st, value);
     case OB_SAT_PARAM_CURVE:
@@ -443,3 +444,20 @@ void ob_saturation_process(ob_saturation *st, float **ch, int nch, int frames)
         }
     }
 }
+
+/* ---- the engine's verbs ----------------------------------------------------- */
+
+static void k_process(void *st, float **ch, int nch, int frames)
+{
+    ob_saturation_process(st, ch, nch, frames);
+}
+static int k_latency(const void *st) { return ob_saturation_latency(st); }
+static int k_set(void *st, int param, int index, double value)
+{
+    return ob_saturation_set(st, param, index, value);
+}
+static void k_reset(void *st) { ob_saturation_reset(st); }
+
+static const ob_kernel_ops OPS = {k_process, k_latency, k_set, k_reset, NULL, NULL};
+
+const ob_kernel_ops *ob_saturation_ops(void) { return &OPS; }

@@ -10,6 +10,8 @@
  *   ob_saturation_process(s, ch, 2, frames);     in place, delayed by latency
  *   int lat = ob_saturation_latency(s);           OB_SAT_TAPS samples
  *   ob_saturation_free(s);
+ *   In the engine: ob_engine_add_kernel(e, OB_INSERT_SATURATION, s,
+ *   ob_saturation_ops()) (parameters: OB_PARAM_KERNEL + OB_SAT_PARAM_*).
  *
  * Parameters (setters return OB_OK, or OB_ERR_ARG and keep the old value):
  *   fs         sample rate, Hz, 8000..768000 (fixed at new)
@@ -20,8 +22,9 @@
  *   mix_pct    wet share, %, 0..100; the dry path is the input delayed by
  *              the latency, so both line up                    (default 100)
  *   output_db  output trim, dB, -24..+24                       (default 0)
- * ob_saturation_set_param(s, OB_SAT_PARAM_*, value) sets any of the four by
- * id (the curve as its OB_SAT_* number), for a host that routes messages.
+ * ob_saturation_set(s, OB_SAT_PARAM_*, index, value) sets any of the four by
+ * id (the curve as its OB_SAT_* number; index ignored), for a host that
+ * routes messages (the engine's ob_kernel_ops.set).
  *
  * Curves, f(u) of the driven input u = g x, g = 10^(drive_db/20); each has
  * unit slope at 0, so a quiet signal passes at unity gain:
@@ -85,7 +88,7 @@ enum {
     OB_SAT_HARD_CLIP = 3
 };
 
-/* Parameter ids for ob_saturation_set_param. */
+/* Parameter ids of ob_saturation_set (and of the engine's OB_PARAM_KERNEL + id). */
 enum {
     OB_SAT_PARAM_DRIVE_DB = 0,
     OB_SAT_PARAM_CURVE = 1,
@@ -115,8 +118,8 @@ int ob_saturation_set_curve(ob_saturation *st, int curve);
 int ob_saturation_set_mix_pct(ob_saturation *st, double mix_pct);
 int ob_saturation_set_output_db(ob_saturation *st, double output_db);
 /* Any of the above by id (OB_SAT_PARAM_*); the curve's value is its OB_SAT_*
- * number.  Real-time safe. */
-int ob_saturation_set_param(ob_saturation *st, int param, double value);
+ * number; index is ignored (the kernel has no bands).  Real-time safe. */
+int ob_saturation_set(ob_saturation *st, int param, int index, double value);
 
 /* In place: nch (<= the nch given at new) channels of frames samples. */
 void ob_saturation_process(ob_saturation *st, float **ch, int nch, int frames);
@@ -124,5 +127,7 @@ void ob_saturation_process(ob_saturation *st, float **ch, int nch, int frames);
 int ob_saturation_latency(const ob_saturation *st);
 /* The oversampling factor given at new. */
 int ob_saturation_factor(const ob_saturation *st);
+/* The verbs for ob_engine_add_kernel (no gain-reduction meters). */
+const ob_kernel_ops *ob_saturation_ops(void);
 
 #endif

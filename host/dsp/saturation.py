@@ -13,24 +13,20 @@ about -30 dBFS at 2x, -70 dBFS at 4x and -114 dBFS at 8x.  Hard clipping
 makes corners no oversampling band-limits: the same sine at +6 dB leaves
 about -55, -73 and -75 dBFS.
 
-This module owns the parameter ranges; the chain schema
-(:mod:`host.model.config`) is built from :data:`RANGES`, :data:`CURVES`,
-:data:`FACTORS` and :data:`DEFAULTS`.
+This module owns the parameter ranges (:data:`RANGES`); the chain schema
+(:mod:`host.model.config`) is built from them.  Runs in the engine as a
+kernel insert (:mod:`host.dsp.kernel`).
 """
 
 from __future__ import annotations
 
-import math
-import numbers
-import weakref
 from typing import Any
 
-import numpy as np
+from host._ffi import lib
+from host.dsp.kernel import KernelInsert, ParamError, Range, check_fs_channels
 
-from host._ffi import check, ffi, lib, planar, process_blocks
-
-__all__ = ["Saturation", "CURVES", "FACTORS", "RANGES", "DEFAULTS", "PARAM_IDS",
-           "LATENCY_SAMPLES", "RAMP_MS", "DC_BLOCK_HZ"]
+__all__ = ["Saturation", "CURVES", "FACTORS", "RANGES", "PARAM_IDS", "LATENCY_SAMPLES",
+           "RAMP_MS", "DC_BLOCK_HZ"]
 
 #: curve name -> the kernel's OB_SAT_* number
 CURVES: dict[str, int] = {
@@ -41,16 +37,15 @@ CURVES: dict[str, int] = {
 }
 #: oversampling factors
 FACTORS = (2, 4, 8)
-FS_RANGE_HZ = (8000.0, 768000.0)
-#: numeric parameters: (unit, low, high)
-RANGES: dict[str, tuple[str, float, float]] = {
-    "drive_db": ("dB", -12.0, 36.0),
-    "mix_pct": ("%", 0.0, 100.0),
-    "output_db": ("dB", -24.0, 24.0),
+#: every parameter: unit, range, default (the chain schema is built from these)
+RANGES: dict[str, Range] = {
+    "drive_db": Range("number", -12.0, 36.0, "dB", 0.0),
+    "curve": Range("choice", choices=tuple(CURVES), default="tape"),
+    "mix_pct": Range("number", 0.0, 100.0, "%", 100.0),
+    "output_db": Range("number", -24.0, 24.0, "dB", 0.0),
+    "oversample": Range("choice", choices=FACTORS, default=4),
 }
-DEFAULTS: dict[str, Any] = {"drive_db": 0.0, "curve": "tape", "mix_pct": 100.0,
-                            "output_db": 0.0, "oversample": 4}
-#: parameter -> id for ob_saturation_set_param (what the engine's messages carry)
+#: settable parameter -> id of ob_saturation_set (the engine: OB_PARAM_KERNEL + id)
 PARAM_IDS: dict[str, int] = {
     "drive_db": lib.OB_SAT_PARAM_DRIVE_DB,
     "curve": lib.OB_SAT_PARAM_CURVE,
@@ -65,31 +60,7 @@ RAMP_MS: float = float(lib.OB_SAT_RAMP_MS)
 DC_BLOCK_HZ: float = float(lib.OB_SAT_DC_HZ)
 
 
-def _is_real(x: object) -> bool:
-    return isinstance(x, numbers.Real) and not isinstance(x, bool) and math.isfinite(x)
-
-
-def check_param(name: str, value: Any) -> Any:
-    """Validate one settable parameter; returns it normalised (float, or the
-    curve name).  Raises ``ValueError`` naming the parameter, unit and range."""
-    if name in RANGES:
-        unit, lo, hi = RANGES[name]
-        if not _is_real(value) or not lo <= value <= hi:
-            raise ValueError(f"{name}: {unit}, expected {lo:g}..{hi:g}, got {value!r}")
-        return float(value)
-    if name == "curve":
-        if value not in CURVES:
-            raise ValueError(f"curve: expected one of {', '.join(CURVES)}, got {value!r}")
-        return value
-    raise ValueError(f"unknown parameter {name!r}; expected one of {', '.join(PARAM_IDS)}")
-
-
-def param_value(name: str, value: Any) -> float:
-    """The number ``ob_saturation_set_param`` takes for a checked value."""
-    return float(CURVES[value]) if name == "curve" else float(value)
-
-
-class Saturation:
+class Saturation(KernelInsert):
     """Oversampled saturator on planar float32 audio, processed in place.
 
     Parameters
@@ -118,79 +89,52 @@ class Saturation:
     Latency is :data:`LATENCY_SAMPLES` (48) samples at every factor; the
     output does not depend on how the signal is cut into blocks.  Drive, mix
     and trim changes ramp (one-pole, :data:`RAMP_MS`); a curve change
-    crossfades over :data:`RAMP_MS`.  The C ``process`` is real-time safe
-    (no allocation, no locks); this wrapper builds a small pointer array per
-    call.
+    crossfades over :data:`RAMP_MS`.  Runs in the engine as a kernel insert
+    (:mod:`host.dsp.kernel`); the C ``process`` is real-time safe.
     """
+
+    engine_kind = int(lib.OB_INSERT_SATURATION)
+    RANGES = RANGES
 
     def __init__(self, fs: float, channels: int, drive_db: float = 0.0, curve: str = "tape",
                  mix_pct: float = 100.0, output_db: float = 0.0, oversample: int = 4) -> None:
-        if not (_is_real(fs) and FS_RANGE_HZ[0] <= fs <= FS_RANGE_HZ[1]):
-            raise ValueError(f"fs: sample rate in Hz, expected 8000..768000, got {fs!r}")
-        if not (isinstance(channels, (int, np.integer)) and not isinstance(channels, bool)
-                and 1 <= channels <= lib.OB_MAX_CHANNELS):
-            raise ValueError(f"channels: expected 1..{lib.OB_MAX_CHANNELS}, got {channels!r}")
+        fs, channels = check_fs_channels(fs, channels)
         if isinstance(oversample, bool) or oversample not in FACTORS:
-            raise ValueError(f"oversample: expected 2, 4 or 8 (times), got {oversample!r}")
-        st = lib.ob_saturation_new(float(fs), int(channels), int(oversample))
-        if st == ffi.NULL:
-            raise MemoryError("ob_saturation_new failed")
-        self._st = st
-        self._fin = weakref.finalize(self, lib.ob_saturation_free, st)
-        self.fs = float(fs)
-        self.channels = int(channels)
+            raise ParamError("oversample", f"expected 2, 4 or 8 (times), got {oversample!r}")
         self.oversample = int(oversample)
         self._params: dict[str, Any] = {}
-        self.set(drive_db=drive_db, curve=curve, mix_pct=mix_pct, output_db=output_db)
+        msgs = self.messages(drive_db=drive_db, curve=curve, mix_pct=mix_pct,
+                             output_db=output_db)
+        st = lib.ob_saturation_new(fs, channels, self.oversample)
+        self._own(st, lib.ob_saturation_free, lib.ob_saturation_ops(), fs, channels)
+        for p, i, v in msgs:
+            self.engine_ops.set(self._st, p, i, v)
+        self._applied(dict(drive_db=drive_db, curve=curve, mix_pct=mix_pct,
+                           output_db=output_db))
 
-    def set(self, **params: Any) -> None:
-        """Set any of ``drive_db``, ``curve``, ``mix_pct``, ``output_db`` (all
-        checked before any applies).  Writes targets that :meth:`process`
-        ramps to; call it between blocks, not while another thread is inside
-        :meth:`process`."""
-        checked = {name: check_param(name, value) for name, value in params.items()}
-        for name, value in checked.items():
-            check(lib.ob_saturation_set_param(self._st, PARAM_IDS[name], param_value(name, value)),
-                  f"ob_saturation set {name}")
-            self._params[name] = value
+    def messages(self, **params: Any) -> list[tuple[int, int, float]]:
+        """``drive_db``, ``curve``, ``mix_pct``, ``output_db`` as
+        ``(param, index, value)`` triples of ``ob_saturation_set``.  The
+        oversampling factor is fixed when the insert is built."""
+        out: list[tuple[int, int, float]] = []
+        for key, value in params.items():
+            if key == "oversample":
+                raise ParamError("oversample", "fixed when the insert is built (it sizes the "
+                                 "filters and buffers)")
+            if key not in PARAM_IDS:
+                raise ParamError(key, f"unknown parameter (expected one of "
+                                 f"{', '.join(PARAM_IDS)})")
+            v = RANGES[key].check(key, value)
+            out.append((int(PARAM_IDS[key]), -1, float(CURVES[v]) if key == "curve" else v))
+        return out
+
+    def _applied(self, params: dict[str, Any]) -> None:
+        self._params.update({k: (v if k == "curve" else float(v)) for k, v in params.items()})
 
     @property
     def params(self) -> dict[str, Any]:
-        """Current parameter values (targets) and the factor, as a new dict."""
+        """Current targets and the factor, as a new dict."""
         return {**self._params, "oversample": self.oversample}
-
-    def process(self, audio: np.ndarray) -> np.ndarray:
-        """Saturate a block of a stream in place; the output is delayed by
-        :attr:`latency_samples`.
-
-        Parameters
-        ----------
-        audio : np.ndarray
-            Planar float32 ``(channels, frames)``, or 1-D for one channel;
-            other layouts are converted to a new array.
-
-        Returns
-        -------
-        np.ndarray
-            The processed audio (``audio`` itself when it was C-contiguous
-            float32), the same shape as ``audio``.
-        """
-        a = planar(audio)
-        if a.shape[0] != self.channels:
-            raise ValueError(f"audio: expected {self.channels} channels as (channels, frames), "
-                             f"got shape {np.shape(audio)}")
-        st = self._st
-        process_blocks(lambda p, n, f: lib.ob_saturation_process(st, p, n, f), a, 1 << 20)
-        return a[0] if np.ndim(audio) == 1 else a
-
-    def reset(self) -> None:
-        """Clear the signal history; ramps and a crossfade complete at once."""
-        lib.ob_saturation_reset(self._st)
-
-    @property
-    def latency_samples(self) -> int:
-        """Delay of the output, samples (48 at every factor)."""
-        return int(lib.ob_saturation_latency(self._st))
 
     def __repr__(self) -> str:
         p = self._params

@@ -259,19 +259,20 @@ def test_mono_accepts_1d_and_bad_audio_is_refused():
     s = Saturation(FS, 1)
     y = s.process(np.zeros(100, dtype=np.float32))
     assert y.shape == (100,)
-    with pytest.raises(ValueError, match="expected 1 channels"):
+    with pytest.raises(ValueError, match=r"expected shape \(1, frames\)"):
         s.process(np.zeros((2, 100), dtype=np.float32))
 
 
 # ---- parameters ----------------------------------------------------------------------
 
 @pytest.mark.parametrize("kw, needle", [
-    (dict(drive_db=40.0), "drive_db: dB, expected -12..36, got 40.0"),
-    (dict(mix_pct=-1), "mix_pct: %, expected 0..100, got -1"),
-    (dict(output_db=float("nan")), "output_db: dB, expected -24..24"),
-    (dict(curve="fuzz"), "curve: expected one of tape, tube, soft_clip, hard_clip, got 'fuzz'"),
+    (dict(drive_db=40.0), "drive_db: expected a number -12..36 dB, got 40.0"),
+    (dict(mix_pct=-1), "mix_pct: expected a number 0..100 %, got -1"),
+    (dict(output_db=float("nan")), "output_db: expected a number -24..24 dB, got nan"),
+    (dict(curve="fuzz"), "curve: expected one of 'tape', 'tube', 'soft_clip', 'hard_clip', "
+                         "got 'fuzz'"),
     (dict(oversample=16), "oversample: expected 2, 4 or 8 (times), got 16"),
-    (dict(drive_db=True), "drive_db: dB, expected -12..36, got True"),
+    (dict(drive_db=True), "drive_db: expected a number -12..36 dB, got True"),
 ])
 def test_bad_parameter_raises_one_line_naming_key_unit_and_range(kw, needle):
     with pytest.raises(ValueError) as exc:
@@ -279,15 +280,15 @@ def test_bad_parameter_raises_one_line_naming_key_unit_and_range(kw, needle):
     assert needle in str(exc.value) and "\n" not in str(exc.value)
 
 
-@pytest.mark.parametrize("name", list(RANGES))
+@pytest.mark.parametrize("name", ["drive_db", "mix_pct", "output_db"])
 def test_c_setters_take_exactly_the_python_ranges(name):
     """The wrapper owns the ranges; the kernel must accept the same edges and
     refuse just outside them."""
-    _, lo, hi = RANGES[name]
+    lo, hi = RANGES[name].lo, RANGES[name].hi
     st = Saturation(FS, 1)._st
     setter = getattr(lib, f"ob_saturation_set_{name}")
     assert setter(st, lo) == lib.OB_OK and setter(st, hi) == lib.OB_OK
     for bad in (lo - 1e-9, hi + 1e-9, math.nan):
         assert setter(st, bad) == lib.OB_ERR_ARG
     assert lib.ob_saturation_set_curve(st, len(CURVES)) == lib.OB_ERR_ARG
-    assert lib.ob_saturation_set_param(st, 99, 0.0) == lib.OB_ERR_ARG
+    assert lib.ob_saturation_set(st, 99, -1, 0.0) == lib.OB_ERR_ARG

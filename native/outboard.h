@@ -56,6 +56,7 @@ void ob_flush_denormals(void);
 #include "multiband.h"
 #include "imager.h"
 #include "saturation.h"
+#include "dynamic_eq.h"
 #include "gear_wire.h"
 
 #ifdef __cplusplus

@@ -18,6 +18,7 @@ import pytest
 
 from host.dsp.biquad import FilterCascade
 from host.dsp.compressor import Compressor
+from host.dsp.dynamic_eq import DynamicEQ
 from host.dsp.imager import Imager
 from host.dsp.limiter import Limiter, TruePeakMeter
 from host.dsp.loudness import LoudnessMeter
@@ -47,6 +48,9 @@ KERNELS = {
                                     threshold_db=-30, ratio=4, detector="rms"), True),
     "imager": (lambda: Imager(FS, 2, [60.0, 2000.0], width=1.5, mono_below_hz=30.0), True),
     "saturation": (lambda: Saturation(FS, 2, drive_db=12.0, curve="tube", oversample=2), True),
+    "dynamic_eq": (lambda: DynamicEQ(FS, 2, [
+        dict(type="peak", freq_hz=60.0, q=8.0, gain_db=12.0, threshold_db=-40.0),
+        dict(type="lowshelf", freq_hz=200.0, gain_db=6.0, mode="below")]), True),
     "loudness": (lambda: LoudnessMeter(FS, 2), False),
     "truepeak": (lambda: TruePeakMeter(FS, 2), False),
 }

@@ -23,6 +23,17 @@ A chain file::
     ratio = 2.0
 
     [[chain]]
+    kind = "dynamic_eq"      # 1..4 bands whose gain follows their own band's level
+    preset = "deess"         # or bands = [{ type = "peak", freq_hz = 7000.0, q = 1.0,
+                             #   threshold_db = -30.0, ratio = 4.0, range_db = 12.0 }]
+
+    [[chain]]
+    kind = "saturation"
+    drive_db = 4.0
+    curve = "tape"           # tape | tube | soft_clip | hard_clip
+    oversample = 8           # 2 | 4 | 8
+
+    [[chain]]
     kind = "hardware"        # analog unit on interface outputs 3-4 / inputs 3-4
     name = "vari-mu"
     sends = [3, 4]           # 1-based interface outputs
@@ -46,7 +57,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from host.dsp import imager, multiband
+from host.dsp import dynamic_eq, imager, multiband, saturation
 from host.dsp.compressor import RANGES as compressor_ranges
 from host.dsp.crossover import check_crossovers
 from host.dsp.kernel import ParamError, Range
@@ -135,10 +146,14 @@ def params_of(ranges: dict[str, Range], defaults: bool = True) -> dict[str, Para
 #: a multiband band's table and an imager band's (keys only where given)
 MULTIBAND_BAND = params_of(multiband.BAND_RANGES, defaults=False)
 IMAGER_BAND = params_of(imager.BAND_RANGES, defaults=False)
+#: a dynamic EQ band's table (keys only where given: defaults, or a preset's band,
+#: fill the rest in host.dsp.dynamic_eq.resolve_bands)
+DYNAMIC_EQ_BAND = params_of(dynamic_eq.BAND_RANGES, defaults=False)
 
 COMMON = {
     "kind": Param("choice", choices=("eq", "compressor", "limiter", "gain", "hardware",
-                                     "multiband", "imager"), required=True),
+                                     "multiband", "imager", "saturation", "dynamic_eq"),
+                  required=True),
     "name": Param("str"),
     "bypass": Param("bool", default=False),
 }
@@ -151,6 +166,9 @@ KINDS: dict[str, dict[str, Param]] = {
                   **params_of(multiband.RANGES), "bands": Param("bands")},
     "imager": {"crossovers_hz": Param("crossovers"), **params_of(imager.RANGES),
                "bands": Param("bands")},
+    "saturation": params_of(saturation.RANGES),
+    # bands: 1..4 band tables, or preset = "deess" (and at most one table overriding it)
+    "dynamic_eq": {**params_of(dynamic_eq.RANGES), "bands": Param("bands")},
     "limiter": {
         "ceiling_dbtp": Param("number", *CEILING_RANGE_DBTP, "dBTP", -1.0),
         "release_ms": Param("number", *RELEASE_RANGE_MS, "ms", 50.0),
@@ -391,6 +409,24 @@ def _check_kernel_bands(ctx: _Ctx, key: str, kind: str, raw: dict[str, Any],
     return [_check_table(ctx, f"{key}.bands[{j}]", b, schema) for j, b in enumerate(rb)]
 
 
+def _check_dynamic_eq(ctx: _Ctx, key: str, raw: dict[str, Any],
+                      params: dict[str, Any]) -> list[dict[str, Any]]:
+    """A dynamic EQ's band tables, complete (each key checked, then the
+    defaults or the preset's band for the rest).  The sample rate's limit
+    (0.45 fs) is checked when the insert is built."""
+    rb = raw.get("bands")
+    tables = None
+    if rb is not None:
+        if not isinstance(rb, list):
+            raise ctx.fail(f"{key}.bands", f"expected an array of band tables, got {rb!r}")
+        tables = [_check_table(ctx, f"{key}.bands[{j}]", b, DYNAMIC_EQ_BAND)
+                  for j, b in enumerate(rb)]
+    try:
+        return dynamic_eq.resolve_bands(tables, params.get("preset"))
+    except ParamError as exc:
+        raise ctx.fail(f"{key}.{exc.key}", exc.message) from None
+
+
 def parse_chain(data: dict[str, Any], source: str = "<chain>") -> ChainConfig:
     """Validate a parsed chain table (``[master]`` and ``[[chain]]``)."""
     ctx = _Ctx(source)
@@ -425,6 +461,8 @@ def parse_chain(data: dict[str, Any], source: str = "<chain>") -> ChainConfig:
             _check_hardware(ctx, key, params)
         if kind in ("multiband", "imager"):
             bands = _check_kernel_bands(ctx, key, kind, raw, params)
+        if kind == "dynamic_eq":
+            bands = _check_dynamic_eq(ctx, key, raw, params)
         name = params.pop("name", None) or f"{kind}{i + 1}"
         bypass = params.pop("bypass", False)
         params.pop("kind")

@@ -17,10 +17,12 @@ from host._ffi import process_aligned
 
 from host.dsp.biquad import Equalizer
 from host.dsp.compressor import Compressor
+from host.dsp.dynamic_eq import DynamicEQ
 from host.dsp.imager import Imager
 from host.dsp.kernel import KernelInsert, ParamError
 from host.dsp.limiter import Limiter
 from host.dsp.multiband import Multiband
+from host.dsp.saturation import Saturation
 from host.model.config import ChainConfig, Insert
 
 
@@ -98,6 +100,13 @@ def build_insert(ins: Insert, fs: float, channels: int) -> object:
             return cls(fs, channels, bands=ins.bands or None, **ins.params)
         except ParamError as exc:   # what a chain file cannot know: fs, channels
             raise ValueError(f"{ins.name}: {exc}") from None
+    try:
+        if ins.kind == "saturation":
+            return Saturation(fs, channels, **ins.params)
+        if ins.kind == "dynamic_eq":
+            return DynamicEQ(fs, channels, bands=ins.bands, preset=ins.params.get("preset"))
+    except ParamError as exc:   # what a chain file cannot know: fs
+        raise ValueError(f"{ins.name}: {exc}") from None
     if ins.kind == "hardware":
         raise ValueError(f"hardware insert {ins.name} needs the real-time engine "
                          "(outboard run / print)")

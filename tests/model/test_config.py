@@ -49,6 +49,26 @@ def write(tmp_path, text: str) -> Path:
         ('[mastr]\ntarget_lufs = -14\n', "mastr: unknown key (expected master, chain); "
          "did you mean 'master'?"),
         ("[[chain]\nkind = 'eq'\n", "TOML syntax error"),
+        ('[[chain]]\nkind = "saturation"\ndrive_db = 48\n',
+         "chain[0].drive_db: expected a number -12..36 dB, got 48"),
+        ('[[chain]]\nkind = "saturation"\ncurve = "fuzz"\n',
+         "chain[0].curve: expected one of 'tape', 'tube', 'soft_clip', 'hard_clip', got 'fuzz'"),
+        ('[[chain]]\nkind = "saturation"\noversample = 16\n',
+         "chain[0].oversample: expected one of 2, 4, 8, got 16"),
+        ('[[chain]]\nkind = "saturation"\nmix_pct = 150\n',
+         "chain[0].mix_pct: expected a number 0..100 %, got 150"),
+        ('[[chain]]\nkind = "dynamic_eq"\n',
+         "chain[0].bands: expected 1..4 band tables (or preset = 'deess'), got none"),
+        ('[[chain]]\nkind = "dynamic_eq"\nbands = [{ freq_hz = 5 }]\n',
+         "chain[0].bands[0].freq_hz: expected a number 20..20000 Hz, got 5"),
+        ('[[chain]]\nkind = "dynamic_eq"\nbands = [{ range_db = -3 }]\n',
+         "chain[0].bands[0].range_db: expected a number 0..24 dB (most gain change), got -3"),
+        ('[[chain]]\nkind = "dynamic_eq"\nbands = [{ mode = "over" }]\n',
+         "chain[0].bands[0].mode: expected one of 'above', 'below', got 'over'"),
+        ('[[chain]]\nkind = "dynamic_eq"\npreset = "deess"\nbands = [{}, {}]\n',
+         "chain[0].bands: expected one band table with preset = 'deess'"),
+        ('[[chain]]\nkind = "dynamic_eq"\nbands = [{ thresold_db = -20 }]\n',
+         "did you mean 'threshold_db'?"),
     ],
 )
 def test_bad_chain_file_error_names_file_and_key(tmp_path, text, needle):
@@ -138,3 +158,18 @@ def test_multiband_and_imager_take_defaults_for_every_band_and_band_tables_overr
     assert mb.bands == [{"ratio": 3.0}, {}, {"mute": True}]
     assert im.params == {"slope": "lr4", "width": 1.2, "mono_below_hz": 100.0,
                          "crossovers_hz": []}
+
+
+def test_dynamic_eq_bands_are_completed_from_the_defaults_or_the_preset():
+    cfg = parse_chain({"chain": [
+        {"kind": "dynamic_eq", "bands": [{"type": "highshelf", "freq_hz": 6000}]},
+        {"kind": "dynamic_eq", "preset": "deess", "bands": [{"threshold_db": -24}]},
+        {"kind": "saturation", "curve": "tube"}]})
+    a, b, s = cfg.inserts
+    assert a.bands == [{"type": "highshelf", "freq_hz": 6000.0, "q": 0.7071, "gain_db": 0.0,
+                        "threshold_db": -20.0, "ratio": 2.0, "attack_ms": 5.0,
+                        "release_ms": 100.0, "range_db": 12.0, "mode": "above"}]
+    assert b.bands[0]["threshold_db"] == -24.0 and b.bands[0]["freq_hz"] == 7000.0
+    assert b.params == {"preset": "deess"}
+    assert s.params == {"drive_db": 0.0, "curve": "tube", "mix_pct": 100.0, "output_db": 0.0,
+                        "oversample": 4}

@@ -17,8 +17,9 @@ sys.path.insert(0, str(HERE.parent))
 
 from common import Row  # noqa: E402
 
-MODULES = ["bench_biquad", "bench_compressor", "bench_multiband", "bench_limiter",
-           "bench_loudness", "bench_call", "bench_engine", "bench_deliver"]
+MODULES = ["bench_biquad", "bench_compressor", "bench_multiband", "bench_saturation",
+           "bench_dynamic_eq", "bench_limiter", "bench_loudness", "bench_call", "bench_engine",
+           "bench_deliver"]
 
 
 def cpu_hz() -> float | None:

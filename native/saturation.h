@@ -61,8 +61,8 @@
  *   5. out = trim * (mix * wet + (1 - mix) * x[n - T]).
  * Aliasing, measured (tests/dsp/test_saturation.py): a full-scale 15 kHz sine
  * at 48 kHz through tape at +12 dB drive leaves its largest alias at -30 dBFS
- * at 2x, -70 dBFS at 4x and -114 dBFS at 8x (plain oversampling without
- * step 2's ADAA: -17, -44, -84).  Hard clip at +6 dB: -55, -73, -75 dBFS (its
+ * at 2x, -70 dBFS at 4x and -114 dBFS at 8x (computed with ideal filters
+ * and without step 2's ADAA: -17, -44, -84).  Hard clip at +6 dB: -55, -73, -75 dBFS (its
  * corners are not band-limited at any factor).  Aliases that fold to between
  * 0.417 fs and fs/2 (20..24 kHz at 48 kHz) are attenuated less: the filters'
  * transition band lies there.

@@ -5,18 +5,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SNAP 1e-9          /* a one-pole ramp closer than this to its target ends */
+#define SNAP 1e-9          /* the smoothed gain change snaps this close to its target */
 #define CHUNK 128          /* flush grid, samples from new/reset */
 #define LEVEL_FLOOR 1e-30  /* mean square floor: -300 dB */
 
 /*
- * State glossary, per band (targets end in _t, the values in use without):
+ * State glossary, per band (each ob_sramp is a raised-cosine ramp of
+ * OB_DEQ_RAMP_MS toward the value set; .cur is the value in use):
  *   type, type_t     filter type in use / asked for
  *   k                type fade, 1 = the band's gain, 0 = an identity filter;
  *                    falls to 0 while type_t != type, then rises back
  *   lf, lq           log2 of the frequency (Hz) and of Q
  *   gain, thr, ratio, range   static gain dB, threshold dB, ratio, range dB
- *   mode_t, mw       mode asked for; mode weight, 0 above .. 1 below (linear)
+ *   mw               mode weight, 0 above .. 1 below
  *   a_att, a_rel     attack / release poles; a_rms mean-square pole
  *   cs, alpha        cos w0, sin w0 / (2 Q) of the current frequency and Q
  *   bp[3]            band pass b0 (= -b2), a1, a2, normalised (b1 = 0)
@@ -27,10 +28,8 @@
  *   ramping          some one-pole or fade has not reached its target
  */
 typedef struct {
-    int type, type_t, mode_t, ramping, dirty;
-    double k, mw;
-    double lf_t, lf, lq_t, lq;
-    double gain_t, gain, thr_t, thr, ratio_t, ratio, range_t, range;
+    int type, type_t, ramping, dirty;
+    ob_sramp k, mw, lf, lq, gain, thr, ratio, range;
     double attack_ms, release_ms, a_att, a_rel, a_rms;
     double cs, alpha, bp[3], c[5], g_at;
     double r, r_max;
@@ -39,8 +38,7 @@ typedef struct {
 
 struct ob_dynamic_eq {
     double fs;
-    int nch, nb, fresh, phase;
-    double a_ramp, fade_step;
+    int nch, nb, fresh, phase, ramp;
     band b[OB_DEQ_MAX_BANDS];
     double *mem;
 };
@@ -55,7 +53,7 @@ static inline double flush_state(double v) { return isfinite(v) ? ob_flush(v) : 
  * frequency and Q. */
 static void design_shape(const ob_dynamic_eq *st, band *b)
 {
-    const double f = exp2(b->lf), q = exp2(b->lq);
+    const double f = exp2(b->lf.cur), q = exp2(b->lq.cur);
     const double w0 = 2.0 * M_PI * f / st->fs;
     b->cs = cos(w0);
     b->alpha = sin(w0) / (2.0 * q);
@@ -114,14 +112,14 @@ static void design_filter(band *b, double g)
 static void snap_band(band *b)
 {
     b->type = b->type_t;
-    b->k = 1.0;
-    b->mw = b->mode_t == OB_DEQ_BELOW ? 1.0 : 0.0;
-    b->lf = b->lf_t;
-    b->lq = b->lq_t;
-    b->gain = b->gain_t;
-    b->thr = b->thr_t;
-    b->ratio = b->ratio_t;
-    b->range = b->range_t;
+    ob_sramp_init(&b->k, 1.0);
+    ob_sramp_snap(&b->mw);
+    ob_sramp_snap(&b->lf);
+    ob_sramp_snap(&b->lq);
+    ob_sramp_snap(&b->gain);
+    ob_sramp_snap(&b->thr);
+    ob_sramp_snap(&b->ratio);
+    ob_sramp_snap(&b->range);
     b->ramping = 0;
 }
 
@@ -142,8 +140,7 @@ ob_dynamic_eq *ob_dynamic_eq_new(double fs, int nch, int bands)
         free(st);
         return NULL;
     }
-    st->a_ramp = ob_tau_coeff(OB_DEQ_RAMP_MS, fs);
-    st->fade_step = 1.0 / (OB_DEQ_FADE_MS * 1e-3 * fs);
+    st->ramp = (int)lround(OB_DEQ_RAMP_MS * 1e-3 * fs);
     for (int i = 0; i < bands; i++) {
         band *b = &st->b[i];
         double *m = st->mem + per * (size_t)i;
@@ -151,13 +148,13 @@ ob_dynamic_eq *ob_dynamic_eq_new(double fs, int nch, int bands)
         b->flt = m + 4 * (size_t)nch;
         b->ms = m + 8 * (size_t)nch;
         b->type_t = OB_DEQ_PEAK;
-        b->mode_t = OB_DEQ_ABOVE;
-        b->lf_t = log2(1000.0);
-        b->lq_t = log2(0.7071);
-        b->gain_t = 0.0;
-        b->thr_t = -20.0;
-        b->ratio_t = 2.0;
-        b->range_t = 12.0;
+        ob_sramp_init(&b->mw, 0.0);
+        ob_sramp_init(&b->lf, log2(1000.0));
+        ob_sramp_init(&b->lq, log2(0.7071));
+        ob_sramp_init(&b->gain, 0.0);
+        ob_sramp_init(&b->thr, -20.0);
+        ob_sramp_init(&b->ratio, 2.0);
+        ob_sramp_init(&b->range, 12.0);
         b->attack_ms = 5.0;
         b->release_ms = 100.0;
         b->a_att = ob_tau_coeff(b->attack_ms, fs);
@@ -183,7 +180,7 @@ void ob_dynamic_eq_reset(ob_dynamic_eq *st)
         snap_band(b);
         b->r = b->r_max = 0.0;
         design_shape(st, b);
-        design_filter(b, b->gain);
+        design_filter(b, b->gain.cur);
     }
     st->phase = 0;
     st->fresh = 1;
@@ -193,6 +190,7 @@ void ob_dynamic_eq_reset(ob_dynamic_eq *st)
 
 static int set_one(ob_dynamic_eq *st, band *b, int param, double v)
 {
+    ob_sramp *r = NULL;
     switch (param) {
     case OB_DEQ_TYPE:
         if (!(v == OB_DEQ_PEAK || v == OB_DEQ_LOWSHELF || v == OB_DEQ_HIGHSHELF))
@@ -202,27 +200,32 @@ static int set_one(ob_dynamic_eq *st, band *b, int param, double v)
     case OB_DEQ_FREQ_HZ:
         if (!in_range(v, 10.0, 0.45 * st->fs))
             return OB_ERR_ARG;
-        b->lf_t = log2(v);
+        r = &b->lf;
+        v = log2(v);
         break;
     case OB_DEQ_Q:
         if (!in_range(v, 0.1, 10.0))
             return OB_ERR_ARG;
-        b->lq_t = log2(v);
+        r = &b->lq;
+        v = log2(v);
         break;
     case OB_DEQ_GAIN_DB:
         if (!in_range(v, -24.0, 24.0))
             return OB_ERR_ARG;
-        b->gain_t = v;
+        r = &b->gain;
+        v = v;
         break;
     case OB_DEQ_THRESHOLD_DB:
         if (!in_range(v, -80.0, 0.0))
             return OB_ERR_ARG;
-        b->thr_t = v;
+        r = &b->thr;
+        v = v;
         break;
     case OB_DEQ_RATIO:
         if (!in_range(v, 1.0, 100.0))
             return OB_ERR_ARG;
-        b->ratio_t = v;
+        r = &b->ratio;
+        v = v;
         break;
     case OB_DEQ_ATTACK_MS:
         if (!in_range(v, 0.1, 500.0))
@@ -239,20 +242,25 @@ static int set_one(ob_dynamic_eq *st, band *b, int param, double v)
     case OB_DEQ_RANGE_DB:
         if (!in_range(v, 0.0, 24.0))
             return OB_ERR_ARG;
-        b->range_t = v;
+        r = &b->range;
+        v = v;
         break;
     case OB_DEQ_MODE:
         if (!(v == OB_DEQ_ABOVE || v == OB_DEQ_BELOW))
             return OB_ERR_ARG;
-        b->mode_t = (int)v;
+        r = &b->mw;
         break;
     default:
         return OB_ERR_ARG;
     }
-    if (st->fresh) {
-        snap_band(b);
+    if (st->fresh) {   /* at once: nothing plays yet */
+        if (r)
+            ob_sramp_init(r, v);
+        b->type = b->type_t;
         design_shape(st, b);
     } else {
+        if (r)
+            ob_sramp_set(r, v, st->ramp);
         b->ramping = 1;
     }
     return OB_OK;
@@ -297,46 +305,34 @@ double ob_dynamic_eq_take_gain_reduction_db(ob_dynamic_eq *st, int band_idx)
 
 /* ---- processing ------------------------------------------------------------------ */
 
-static inline double pole(double cur, double target, double a, int *moving)
-{
-    const double v = target + (cur - target) * a;
-    if (fabs(v - target) < SNAP)
-        return target;
-    *moving = 1;
-    return v;
-}
-
 /* One sample of a band's ramps; returns whether its shape (frequency, Q) moved. */
 static int advance(ob_dynamic_eq *st, band *b)
 {
-    int moving = 0;
-    const double a = st->a_ramp;
-    const double lf = b->lf, lq = b->lq;
-    b->lf = pole(b->lf, b->lf_t, a, &moving);
-    b->lq = pole(b->lq, b->lq_t, a, &moving);
-    b->gain = pole(b->gain, b->gain_t, a, &moving);
-    b->thr = pole(b->thr, b->thr_t, a, &moving);
-    b->ratio = pole(b->ratio, b->ratio_t, a, &moving);
-    b->range = pole(b->range, b->range_t, a, &moving);
-    const double mw_t = b->mode_t == OB_DEQ_BELOW ? 1.0 : 0.0;
-    if (b->mw != mw_t) {
-        b->mw = b->mw < mw_t ? fmin(mw_t, b->mw + st->fade_step)
-                             : fmax(mw_t, b->mw - st->fade_step);
-        moving = 1;
-    }
-    if (b->type != b->type_t) {          /* fade out, switch at 0 dB */
-        b->k = fmax(0.0, b->k - st->fade_step);
-        if (b->k == 0.0) {
+    const int shape = b->lf.left > 0 || b->lq.left > 0;
+    ob_sramp_next(&b->lf);
+    ob_sramp_next(&b->lq);
+    ob_sramp_next(&b->gain);
+    ob_sramp_next(&b->thr);
+    ob_sramp_next(&b->ratio);
+    ob_sramp_next(&b->range);
+    ob_sramp_next(&b->mw);
+    /* a new type: fade the band to 0 dB (identity), switch, fade back */
+    if (b->type != b->type_t) {
+        if (b->k.to != 0.0)
+            ob_sramp_set(&b->k, 0.0, st->ramp);
+        if (b->k.left == 0) {
             b->type = b->type_t;
             b->dirty = 1;
+            ob_sramp_set(&b->k, 1.0, st->ramp);
         }
-        moving = 1;
-    } else if (b->k < 1.0) {             /* fade back in */
-        b->k = fmin(1.0, b->k + st->fade_step);
-        moving = 1;
+    } else if (b->k.to != 1.0) {
+        ob_sramp_set(&b->k, 1.0, st->ramp);
     }
-    b->ramping = moving;
-    return b->lf != lf || b->lq != lq;
+    ob_sramp_next(&b->k);
+    b->ramping = b->lf.left > 0 || b->lq.left > 0 || b->gain.left > 0 || b->thr.left > 0 ||
+                 b->ratio.left > 0 || b->range.left > 0 || b->mw.left > 0 || b->k.left > 0 ||
+                 b->type != b->type_t;
+    return shape;
 }
 
 /* Per sample: every band's ramps and detector (on the kernel's input),
@@ -372,11 +368,11 @@ void ob_dynamic_eq_process(ob_dynamic_eq *st, float **ch, int nch, int frames)
             }
             /* gain computer and ballistics */
             const double L = 10.0 * log10(p > LEVEL_FLOOR ? p : LEVEL_FLOOR);
-            const double over = L - b->thr;
-            const double up = over > 0.0 ? over * (1.0 - 1.0 / b->ratio) : 0.0;
-            const double dn = over < 0.0 ? -over * (b->ratio - 1.0) : 0.0;
-            double rt = (1.0 - b->mw) * up + b->mw * dn;
-            rt = rt < b->range ? rt : b->range;
+            const double over = L - b->thr.cur, ratio = b->ratio.cur, mw = b->mw.cur;
+            const double up = over > 0.0 ? over * (1.0 - 1.0 / ratio) : 0.0;
+            const double dn = over < 0.0 ? -over * (ratio - 1.0) : 0.0;
+            double rt = (1.0 - mw) * up + mw * dn;
+            rt = rt < b->range.cur ? rt : b->range.cur;
             const double a = rt > b->r ? b->a_att : b->a_rel;
             double r = rt + (b->r - rt) * a;
             if (fabs(r - rt) < SNAP)
@@ -385,7 +381,7 @@ void ob_dynamic_eq_process(ob_dynamic_eq *st, float **ch, int nch, int frames)
             if (r > b->r_max)
                 b->r_max = r;
             /* the filter */
-            const double g = b->k * (b->gain - r);
+            const double g = b->k.cur * (b->gain.cur - r);
             if (b->dirty || g != b->g_at)
                 design_filter(b, g);
             const double c0 = b->c[0], c1 = b->c[1], c2 = b->c[2], c3 = b->c[3], c4 = b->c[4];

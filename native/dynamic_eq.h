@@ -53,11 +53,12 @@
  * G settles at gain_db - (L - T)(1 - 1/R) (above), within the ripple of the
  * mean square.
  *
- * Parameter changes ramp: frequency (log), Q (log), static gain, threshold,
- * ratio and range follow a one-pole of time constant OB_DEQ_RAMP_MS; a new
- * mode crossfades the two targets r_t linearly over OB_DEQ_FADE_MS; a new
- * type fades the band to 0 dB (an identity filter for every type) over
- * OB_DEQ_FADE_MS, switches, and fades back.  Attack and release change at
+ * Parameter changes ramp along a raised cosine (ob_sramp: its slope is a
+ * Hann pulse, so a change beside a tone spreads little) over OB_DEQ_RAMP_MS:
+ * frequency (log), Q (log), static gain, threshold, ratio and range; a new
+ * mode crossfades the two targets r_t; a new type fades the band to 0 dB (an
+ * identity filter for every type), switches, and fades back (twice the
+ * ramp).  Attack and release change at
  * once.  Between new/reset and the first process call, setters take effect
  * at once.  Setters and process must not run at the same time.
  *
@@ -99,8 +100,7 @@ enum {
 enum {
     OB_DEQ_MAX_BANDS = 4,
     OB_DEQ_RMS_MS = 5,     /* shortest time constant of the detectors' mean square, ms */
-    OB_DEQ_RAMP_MS = 10,   /* one-pole parameter ramps, ms */
-    OB_DEQ_FADE_MS = 20    /* mode crossfade and type fade (each way), ms, linear */
+    OB_DEQ_RAMP_MS = 50    /* parameter ramps, mode crossfade, type fade (each way), ms */
 };
 
 /* NULL on a bad argument or out of memory.  Bands start at the defaults. */

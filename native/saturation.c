@@ -19,7 +19,6 @@ typedef double v4d __attribute__((vector_size(32)));
 typedef double v4du __attribute__((vector_size(32), aligned(8)));  /* unaligned loads */
 
 #define LN2 0.69314718054994530942
-#define SNAP 1e-10       /* a ramp closer than this to its target ends */
 #define ADAA_EPS 1e-6    /* below this input step, ADAA takes f at the midpoint */
 #define CHUNK 128        /* flush grid, samples from new/reset */
 #define CUTOFF 0.475     /* both filters' cut-off, in units of fs */
@@ -41,10 +40,12 @@ static int in_range(double x, double lo, double hi) { return x >= lo && x <= hi;
  *                curve in slot s (0: current, 1: the one fading out)
  *   hx[c], hy[c] DC blocker's last input and output
  *   dry[c]       ring of T input samples (float), dpos the oldest
- *   drive, mix, trim   ramped linear values (_t: targets); a_ramp their pole
+ *   drive, mix, trim   raised-cosine ramps of the linear values (ob_sramp),
+ *                 ramp samples at fs
  *   cur, old, want     curve in use, curve fading out, curve asked for
- *   fade, fade_len     crossfade position and length, samples at L fs
- *                 (fade == fade_len: none running)
+ *   xf, fade_len       weight of the curve in use during a crossfade (a
+ *                 raised-cosine ramp 0 -> 1 at L fs) and its length; xf.left
+ *                 == 0: none running
  *   phase        samples since the last flush grid line
  */
 struct ob_saturation {
@@ -56,8 +57,8 @@ struct ob_saturation {
     float *dry;
     int xpos, wpos, dpos, phase;
     double drive_db, mix_pct, output_db;
-    double drive, drive_t, mix, mix_t, trim, trim_t, a_ramp;
-    int cur, old, want, fade, fade_len;
+    ob_sramp drive, mix, trim, xf;
+    int ramp, cur, old, want, fade_len;
     double hp_b0, hp_a1;
     double tube_tb, tube_inv, tube_lc;   /* tanh B, 1 / sech^2 B, logcosh B */
 };
@@ -216,7 +217,7 @@ ob_saturation *ob_saturation_new(double fs, int nch, int factor)
     const double K = tan(M_PI * OB_SAT_DC_HZ / fs);
     st->hp_b0 = 1.0 / (1.0 + K);
     st->hp_a1 = (K - 1.0) / (K + 1.0);
-    st->a_ramp = ob_tau_coeff(OB_SAT_RAMP_MS, fs);
+    st->ramp = (int)lround(OB_SAT_RAMP_MS * 1e-3 * fs);
     st->fade_len = (int)lround(OB_SAT_RAMP_MS * 1e-3 * fs * factor);
     if (st->fade_len < 1)
         st->fade_len = 1;
@@ -256,24 +257,31 @@ void ob_saturation_reset(ob_saturation *st)
     memset(st->hy, 0, sizeof(double) * n);
     memset(st->dry, 0, sizeof(float) * n * (size_t)st->T);
     st->xpos = st->wpos = st->dpos = st->phase = 0;
-    st->drive = st->drive_t;
-    st->mix = st->mix_t;
-    st->trim = st->trim_t;
+    ob_sramp_snap(&st->drive);
+    ob_sramp_snap(&st->mix);
+    ob_sramp_snap(&st->trim);
     st->cur = st->old = st->want;
-    st->fade = st->fade_len;
+    ob_sramp_init(&st->xf, 1.0);
     st->fresh = 1;
 }
 
 /* ---- parameters ------------------------------------------------------------- */
+
+/* A new target: at once before the first process call, else ramped. */
+static void set_ramp(ob_saturation *st, ob_sramp *r, double v)
+{
+    if (st->fresh)
+        ob_sramp_init(r, v);
+    else
+        ob_sramp_set(r, v, st->ramp);
+}
 
 int ob_saturation_set_drive_db(ob_saturation *st, double drive_db)
 {
     if (!in_range(drive_db, -12.0, 36.0))
         return OB_ERR_ARG;
     st->drive_db = drive_db;
-    st->drive_t = ob_db_to_lin(drive_db);
-    if (st->fresh)
-        st->drive = st->drive_t;
+    set_ramp(st, &st->drive, ob_db_to_lin(drive_db));
     return OB_OK;
 }
 
@@ -284,7 +292,7 @@ int ob_saturation_set_curve(ob_saturation *st, int curve)
     st->want = curve;
     if (st->fresh) {
         st->cur = st->old = curve;
-        st->fade = st->fade_len;
+        ob_sramp_init(&st->xf, 1.0);
     }
     return OB_OK;
 }
@@ -294,9 +302,7 @@ int ob_saturation_set_mix_pct(ob_saturation *st, double mix_pct)
     if (!in_range(mix_pct, 0.0, 100.0))
         return OB_ERR_ARG;
     st->mix_pct = mix_pct;
-    st->mix_t = mix_pct * 0.01;
-    if (st->fresh)
-        st->mix = st->mix_t;
+    set_ramp(st, &st->mix, mix_pct * 0.01);
     return OB_OK;
 }
 
@@ -305,9 +311,7 @@ int ob_saturation_set_output_db(ob_saturation *st, double output_db)
     if (!in_range(output_db, -24.0, 24.0))
         return OB_ERR_ARG;
     st->output_db = output_db;
-    st->trim_t = ob_db_to_lin(output_db);
-    if (st->fresh)
-        st->trim = st->trim_t;
+    set_ramp(st, &st->trim, ob_db_to_lin(output_db));
     return OB_OK;
 }
 
@@ -347,12 +351,6 @@ static inline __attribute__((always_inline)) double dot(const double *restrict a
     return (s[0] + s[1]) + (s[2] + s[3]);
 }
 
-static inline double ramp1(double cur, double target, double a)
-{
-    const double v = target + (cur - target) * a;
-    return fabs(v - target) < SNAP ? target : v;
-}
-
 static inline double flush_state(double v) { return isfinite(v) ? ob_flush(v) : 0.0; }
 
 /*
@@ -370,20 +368,23 @@ void ob_saturation_process(ob_saturation *st, float **ch, int nch, int frames)
         return;
     st->fresh = 0;
     const int L = st->L, T = st->T, ndp = st->ndp, flen = st->fade_len;
-    const double b0 = st->hp_b0, a1 = st->hp_a1, inv_fade = 1.0 / flen;
+    const double b0 = st->hp_b0, a1 = st->hp_a1;
+    double k[8];   /* the crossfade's weight at each of the L samples */
     for (int i = 0; i < frames; i++) {
-        st->drive = ramp1(st->drive, st->drive_t, st->a_ramp);
-        st->mix = ramp1(st->mix, st->mix_t, st->a_ramp);
-        st->trim = ramp1(st->trim, st->trim_t, st->a_ramp);
+        const double g = ob_sramp_next(&st->drive), mix = ob_sramp_next(&st->mix);
+        const double trim = ob_sramp_next(&st->trim);
         int start = 0;
-        if (st->fade == flen && st->want != st->cur) {
+        if (st->xf.left == 0 && st->want != st->cur) {
             st->old = st->cur;
             st->cur = st->want;
-            st->fade = 0;
+            ob_sramp_init(&st->xf, 0.0);
+            ob_sramp_set(&st->xf, 1.0, flen);
             start = 1;
         }
-        const int fading = st->fade < flen, cur = st->cur, old = st->old, f0 = st->fade;
-        const double g = st->drive, mix = st->mix, trim = st->trim;
+        const int fading = st->xf.left > 0, cur = st->cur, old = st->old;
+        if (fading)
+            for (int p = 0; p < L; p++)
+                k[p] = ob_sramp_next(&st->xf);
         st->xpos = st->xpos == 0 ? T - 1 : st->xpos - 1;
         st->dpos = st->dpos + 1 == T ? 0 : st->dpos + 1;
         const int xpos = st->xpos, dpos = st->dpos, wpos = st->wpos;
@@ -408,9 +409,7 @@ void ob_saturation_process(ob_saturation *st, float **ch, int nch, int frames)
                     const double Fo = curve_F(st, old, v);
                     const double wo = adaa(st, old, v, vprev, Fo, fp[1]);
                     fp[1] = Fo;
-                    const int at = f0 + p + 1;
-                    const double k = (at < flen ? at : flen) * inv_fade;
-                    w = k * w + (1.0 - k) * wo;
+                    w = k[p] * w + (1.0 - k[p]) * wo;
                 }
                 vprev = v;
                 /* w[n L + p] into the ring, newest first */
@@ -433,8 +432,6 @@ void ob_saturation_process(ob_saturation *st, float **ch, int nch, int frames)
             ch[c][i] = (float)ob_flush(trim * (mix * y + (1.0 - mix) * (double)d));
         }
         st->wpos = wpos - L < 0 ? wpos - L + ndp : wpos - L;
-        if (fading)
-            st->fade = f0 + L < flen ? f0 + L : flen;
         if (++st->phase == CHUNK) {
             st->phase = 0;
             for (int c = 0; c < st->nch; c++) {

@@ -67,10 +67,11 @@
  * 0.417 fs and fs/2 (20..24 kHz at 48 kHz) are attenuated less: the filters'
  * transition band lies there.
  *
- * Parameter changes ramp: drive, mix and trim follow a one-pole of time
- * constant OB_SAT_RAMP_MS (on the linear gains); a new curve crossfades from
- * the old one over OB_SAT_RAMP_MS (linear, at L fs, both curves running); a
- * curve set during a crossfade starts when that one ends.  Between new/reset
+ * Parameter changes ramp along a raised cosine (ob_sramp: its slope is a
+ * Hann pulse, so a change beside a tone spreads little) over OB_SAT_RAMP_MS:
+ * drive, mix and trim on their linear values; a new curve crossfades from the
+ * old one (at L fs, both curves running); a curve set during a crossfade
+ * starts when that one ends.  Between new/reset
  * and the first process call, setters take effect at once.  Setters and
  * process must not run at the same time (call setters between blocks).
  *
@@ -103,7 +104,7 @@ enum {
 enum {
     OB_SAT_TAPS = 48,         /* interpolator taps per phase = latency, samples */
     OB_SAT_BETA_X10 = 100,    /* Kaiser beta of both filters, times 10 */
-    OB_SAT_RAMP_MS = 10,      /* parameter ramps and curve crossfade, ms */
+    OB_SAT_RAMP_MS = 50,      /* parameter ramps and curve crossfade, ms (raised cosine) */
     OB_SAT_DC_HZ = 3,         /* DC blocker corner, Hz */
     OB_SAT_TUBE_BIAS = 250    /* tube curve's bias B, 1/1000 */
 };

@@ -142,8 +142,8 @@ class DynamicEQ(KernelInsert):
     Notes
     -----
     Latency 0; the output does not depend on the block size.  Frequency, Q,
-    gains, threshold, ratio and range ramp (one-pole, 10 ms); a new mode
-    crossfades and a new type fades through 0 dB (20 ms each way).
+    gains, threshold, ratio and range ramp along a raised cosine over 50 ms; a
+    new mode crossfades and a new type fades through 0 dB (50 ms each way).
     """
 
     engine_kind = int(lib.OB_INSERT_DYNAMIC_EQ)

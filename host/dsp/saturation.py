@@ -54,7 +54,7 @@ PARAM_IDS: dict[str, int] = {
 }
 #: latency at every factor, samples
 LATENCY_SAMPLES: int = int(lib.OB_SAT_TAPS)
-#: time constant of the drive/mix/trim ramps and length of a curve crossfade, ms
+#: length of the drive/mix/trim ramps and of a curve crossfade (raised cosine), ms
 RAMP_MS: float = float(lib.OB_SAT_RAMP_MS)
 #: corner of the wet path's first-order DC blocker, Hz
 DC_BLOCK_HZ: float = float(lib.OB_SAT_DC_HZ)
@@ -88,8 +88,8 @@ class Saturation(KernelInsert):
     -----
     Latency is :data:`LATENCY_SAMPLES` (48) samples at every factor; the
     output does not depend on how the signal is cut into blocks.  Drive, mix
-    and trim changes ramp (one-pole, :data:`RAMP_MS`); a curve change
-    crossfades over :data:`RAMP_MS`.  Runs in the engine as a kernel insert
+    and trim changes ramp along a raised cosine over :data:`RAMP_MS` (50 ms);
+    a curve change crossfades over :data:`RAMP_MS`.  Runs in the engine as a kernel insert
     (:mod:`host.dsp.kernel`); the C ``process`` is real-time safe.
     """
 

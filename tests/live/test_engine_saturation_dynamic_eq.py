@@ -118,26 +118,36 @@ def peak_gain_db(f0: float, q: float, gain_db: float, f: float) -> float:
     return 20 * math.log10(abs(h[0]))
 
 
-@pytest.mark.parametrize("gain_db", [12.0, -12.0])
-def test_a_band_gain_change_through_the_ring_ramps_without_splatter(gain_db):
+def spread_db(y: np.ndarray, f0: float, beside_hz: float = 50.0) -> float:
+    """Energy more than ``beside_hz`` from f0, re the whole (Blackman-Harris
+    window: the sine's own leakage there is far below -100 dB)."""
+    w = signal.windows.blackmanharris(y.shape[-1])
+    p = np.abs(np.fft.rfft(np.asarray(y, dtype=np.float64) * w)) ** 2
+    f = np.fft.rfftfreq(y.shape[-1], 1.0 / FS)
+    return float(10 * np.log10(p[np.abs(f - f0) > beside_hz].sum() / p.sum()))
+
+
+@pytest.mark.parametrize("gain_db, spread_limit", [(3.0, -70.0), (12.0, -58.0), (-12.0, -58.0)])
+def test_a_band_gain_change_through_the_ring_ramps_without_splatter(gain_db, spread_limit):
     """A -20 dBFS 1 kHz sine through an idle dynamic EQ band; its static gain
-    changes by 12 dB through the parameter ring while the sine plays in
-    blocks of 256: nothing above 4 kHz rises above -80 dBFS, and the sine
-    ends at the cookbook filter's new gain.  The two steady outputs spliced
-    at the change (what an unramped switch does) go above -60 dBFS."""
+    changes through the parameter ring while the sine plays in blocks of 256.
+    The raised-cosine ramp (50 ms) keeps the energy beyond +-50 Hz of the sine
+    under the limit (measured: -74 dB for 3 dB, -61 dB for 12 dB; a one-pole
+    ramp gave -53 and -47), nothing above 4 kHz rises above -100 dBFS, and the
+    sine ends at the cookbook filter's new gain.  The two steady outputs
+    spliced at the change (an unramped switch) go above -60 dBFS above 4 kHz."""
     band = {"type": "peak", "freq_hz": 1000.0, "q": 1.0, "gain_db": 0.0, "threshold_db": 0.0}
     c = cfg({"chain": [{"kind": "dynamic_eq", "name": "deq", "bands": [band]}]})
-    x = sine(1000.0, FS, 0.4, peak_dbfs=-20.0)
-    x[0, :480] *= np.linspace(0.0, 1.0, 480, dtype=np.float32)
+    x = sine(1000.0, FS, 1.0, peak_dbfs=-20.0)
     eng = Engine(FS, 1, c, max_block=256)
-    t = 7168  # a block boundary: the message lands there
+    t = 24064  # a block boundary: the message lands there
     parts = [eng.process(x[:, i:i + 256]) for i in range(0, t, 256)]
     eng.set_param("deq", band=0, gain_db=gain_db)
     parts += [eng.process(x[:, i:i + 256]) for i in range(t, x.shape[1], 256)]
     y = np.concatenate(parts, axis=1)
     assert eng.meters()["param_frame"] == t
-    start = int(0.05 * FS)
-    assert _hf_residual_dbfs(y, 1000.0, start) < -80.0
+    assert spread_db(y[0], 1000.0) < spread_limit
+    assert _hf_residual_dbfs(y, 1000.0, 4800) < -100.0
     tail = y[0, -4800:].astype(np.float64)
     level = 20 * np.log10(np.sqrt(2 * np.mean(tail ** 2)))
     assert level == pytest.approx(-20.0 + peak_gain_db(1000.0, 1.0, gain_db, 1000.0), abs=0.01)
@@ -145,7 +155,27 @@ def test_a_band_gain_change_through_the_ring_ramps_without_splatter(gain_db):
     new = Engine(FS, 1, cfg({"chain": [{"kind": "dynamic_eq", "name": "deq",
                                         "bands": [dict(band, gain_db=gain_db)]}]})).process(x)
     spliced = np.concatenate([old[:, :t], new[:, t:]], axis=1)
-    assert _hf_residual_dbfs(spliced, 1000.0, start) > -60.0
+    assert _hf_residual_dbfs(spliced, 1000.0, 4800) > -60.0
+
+
+@pytest.mark.parametrize("change, spread_limit", [
+    (dict(output_db=3.0), -70.0), (dict(mix_pct=50.0), -62.0), (dict(drive_db=-6.0), -64.0),
+    (dict(curve="soft_clip"), -75.0)], ids=lambda v: str(v))
+def test_a_saturation_change_through_the_ring_ramps_without_splatter(change, spread_limit):
+    """In the curve's linear region (a -12 dBFS 1 kHz sine, -12 dB drive, hard
+    clip: no harmonics at all), a change through the ring spreads only what
+    its 50 ms raised-cosine ramp makes (measured: trim +3 dB -75 dB, mix
+    100 -> 50 % -67 dB (the dry and wet paths differ by the DC blocker's
+    phase), drive +6 dB -69 dB, a curve crossfade -80 dB)."""
+    c = cfg({"chain": [{"kind": "saturation", "name": "sat", "drive_db": -12.0,
+                        "curve": "hard_clip"}]})
+    x = sine(1000.0, FS, 2.0, peak_dbfs=-12.0)
+    eng = Engine(FS, 1, c, max_block=64)
+    a = eng.process(x[:, :48000])
+    eng.set_param("sat", **change)
+    y = np.concatenate([a, eng.process(x[:, 48000:])], axis=1)
+    assert spread_db(Engine(FS, 1, c).process(x)[0], 1000.0) < -100.0
+    assert spread_db(y[0], 1000.0) < spread_limit
 
 
 def test_a_bypassed_saturation_is_the_input_delayed_by_its_latency(rng):

@@ -26,11 +26,17 @@ enum {
 struct ob_xover {
     double fs;
     int nch, npair, order, nb, nx, nlp, nap;
-    double f_cur[MAX_X], f_tgt[MAX_X];   /* Hz */
-    double glide;                        /* one-pole coefficient per grid step */
-    int gliding;
-    double lp[MAX_X][MAX_LP][5];         /* b0 b1 b2 a1 a2 */
+    /* glides: crossover k moves from f_from to f_tgt along a raised cosine in
+     * log frequency over glide_len frames; f_cur is its frequency at the
+     * next grid point (g_pos frames into the glide) */
+    double f_cur[MAX_X], f_tgt[MAX_X], f_from[MAX_X];   /* Hz */
+    int g_pos[MAX_X], moving[MAX_X], glide_len;
+    int gliding;                         /* some crossover moves */
+    int interp;                          /* coefficients move in this grid chunk */
+    double lp[MAX_X][MAX_LP][5];         /* b0 b1 b2 a1 a2 at the next grid point */
     double ap[MAX_X][MAX_AP][5];
+    double lp0[MAX_X][MAX_LP][5];        /* ... and at the last one (interp) */
+    double ap0[MAX_X][MAX_AP][5];
     /* per pair: nx low-pass cascades, nx allpass cascades, and the band
      * compensation: band b < nx - 1 through AP_(b+1) .. AP_(nx-1) */
     v2d *h;                              /* all histories, see hist_* */
@@ -122,7 +128,10 @@ ob_xover *ob_xover_new(double fs, int nch, int order, int bands, const double *f
         x->f_cur[k] = x->f_tgt[k] = freqs_hz[k];
         design(x, k, freqs_hz[k]);
     }
-    x->glide = exp(-(double)OB_XOVER_CHUNK / (OB_XOVER_GLIDE_MS * 1e-3 * fs));
+    x->glide_len = OB_XOVER_CHUNK *
+        (int)ceil(OB_XOVER_GLIDE_MS * 1e-3 * fs / (double)OB_XOVER_CHUNK);
+    memcpy(x->lp0, x->lp, sizeof x->lp);
+    memcpy(x->ap0, x->ap, sizeof x->ap);
     int per = 2 * x->nx * (x->nlp + 1) + 2 * x->nx * (x->nap + 1);
     for (int b = 0; b < x->nb; b++)
         per += 2 * (n_comp(x->nx, b) * x->nap + 1);
@@ -147,12 +156,15 @@ void ob_xover_free(ob_xover *x)
 void ob_xover_reset(ob_xover *x)
 {
     memset(x->h, 0, sizeof(v2d) * (size_t)x->h_per_pair * (size_t)x->npair);
-    if (x->gliding) {
+    if (x->gliding || x->interp) {
         for (int k = 0; k < x->nx; k++) {
-            x->f_cur[k] = x->f_tgt[k];
+            x->f_cur[k] = x->f_from[k] = x->f_tgt[k];
+            x->moving[k] = 0;
             design(x, k, x->f_cur[k]);
         }
-        x->gliding = 0;
+        memcpy(x->lp0, x->lp, sizeof x->lp);
+        memcpy(x->ap0, x->ap, sizeof x->ap);
+        x->gliding = x->interp = 0;
     }
 }
 
@@ -164,6 +176,9 @@ int ob_xover_set_freq(ob_xover *x, int k, double hz)
         (k < x->nx - 1 && !(hz < x->f_tgt[k + 1])))
         return OB_ERR_ARG;
     x->f_tgt[k] = hz;
+    x->f_from[k] = x->f_cur[k];
+    x->g_pos[k] = 0;
+    x->moving[k] = 1;
     x->gliding = 1;
     return OB_OK;
 }
@@ -177,18 +192,29 @@ static double flush_state(double v) { return isfinite(v) ? ob_flush(v) : 0.0; }
 
 void ob_xover_grid(ob_xover *x)
 {
+    /* the coefficients reached here hold from now on, or are the start of the
+     * next chunk's interpolation */
+    if (x->interp) {
+        memcpy(x->lp0, x->lp, sizeof x->lp);
+        memcpy(x->ap0, x->ap, sizeof x->ap);
+        x->interp = 0;
+    }
     if (x->gliding) {
         int moving = 0;
         for (int k = 0; k < x->nx; k++) {
-            if (x->f_cur[k] == x->f_tgt[k])
+            if (!x->moving[k])
                 continue;
-            const double lc = log(x->f_cur[k]), lt = log(x->f_tgt[k]);
-            const double l = lt + x->glide * (lc - lt);
-            x->f_cur[k] = fabs(l - lt) < 1e-5 ? x->f_tgt[k] : exp(l);
+            x->g_pos[k] += OB_XOVER_CHUNK;
+            const double u = x->g_pos[k] >= x->glide_len
+                ? 1.0 : 0.5 - 0.5 * cos(M_PI * (double)x->g_pos[k] / (double)x->glide_len);
+            const double lf = log(x->f_from[k]), lt = log(x->f_tgt[k]);
+            x->f_cur[k] = u == 1.0 ? x->f_tgt[k] : exp(lf + u * (lt - lf));
             design(x, k, x->f_cur[k]);
-            moving |= x->f_cur[k] != x->f_tgt[k];
+            x->moving[k] = u < 1.0;
+            moving |= x->moving[k];
         }
         x->gliding = moving;
+        x->interp = 1;   /* from lp0 (here) to lp (the next grid point) */
     }
     const size_t nh = (size_t)x->h_per_pair * (size_t)x->npair;
     for (size_t i = 0; i < nh; i++)
@@ -221,7 +247,7 @@ static inline v2d sec(const double *c, v2d *z, v2d xi)
 /* One channel pair of ob_xover_split, for NLP low-pass and NAP allpass
  * sections per crossover (constants, so the section loops unroll). */
 static inline __attribute__((always_inline)) void
-split_pair(ob_xover *x, int p, const double *const *in, int n, double *const *band,
+split_pair(ob_xover *x, int p, const double *const *in, int at, int n, double *const *band,
            const int NLP, const int NAP)
 {
     const int nx = x->nx, nch = x->nch, nb = x->nb;
@@ -256,8 +282,35 @@ split_pair(ob_xover *x, int p, const double *const *in, int n, double *const *ba
         }
     }
     const int n_all = s;
+    /* while a crossover glides: each section's coefficients move linearly from
+     * their value at the last grid point (c0) to the next (c), per sample */
+    const double *from[MAXS];
+    double cur[MAXS][5];
+    if (x->interp) {
+        s = 0;
+        for (int k = 0; k < nx; k++) {
+            for (int j = 0; j < NLP; j++, s++)
+                from[s] = x->lp0[k][j];
+            for (int j = 0; j < NAP; j++, s++)
+                from[s] = x->ap0[k][j];
+        }
+        for (int b = 0; b + 1 < nx; b++)
+            for (int j = 0; j < n_comp(nx, b) * NAP; j++, s++)
+                from[s] = x->ap0[b + 1 + j / NAP][j % NAP];
+    }
+    const double *to[MAXS];
+    for (int t = 0; t < n_all; t++)
+        to[t] = c[t];
     const int c0 = 2 * p, c1 = 2 * p + 1 < nch ? 2 * p + 1 : -1;
     for (int i = 0; i < n; i++) {
+        if (x->interp) {
+            const double w = (double)(at + i + 1) / (double)OB_XOVER_CHUNK;
+            for (int t = 0; t < n_all; t++) {
+                for (int q = 0; q < 5; q++)
+                    cur[t][q] = from[t][q] + (to[t][q] - from[t][q]) * w;
+                c[t] = cur[t];
+            }
+        }
         v2d r = (v2d){in[c0][i], c1 >= 0 ? in[c1][i] : 0.0};
         v2d out[OB_XOVER_MAX_BANDS];
         for (int k = 0; k < nx; k++) {
@@ -302,7 +355,6 @@ split_pair(ob_xover *x, int p, const double *const *in, int n, double *const *ba
             h[2 * j + 2] = z[s][2]; h[2 * j + 3] = z[s][3];
         }
     }
-    (void)n_all;
 }
 
 /*
@@ -310,12 +362,12 @@ split_pair(ob_xover *x, int p, const double *const *in, int n, double *const *ba
  * sections (independent from one sample to the next) overlap in the
  * pipeline; section by section, each would wait for its own recursion.
  */
-void ob_xover_split(ob_xover *x, const double *const *in, int n, double *const *band)
+void ob_xover_split(ob_xover *x, const double *const *in, int at, int n, double *const *band)
 {
     for (int p = 0; p < x->npair; p++) {
         if (x->order == 8)
-            split_pair(x, p, in, n, band, 4, 2);
+            split_pair(x, p, in, at, n, band, 4, 2);
         else
-            split_pair(x, p, in, n, band, 2, 1);
+            split_pair(x, p, in, at, n, band, 2, 1);
     }
 }

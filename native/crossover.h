@@ -6,8 +6,9 @@
  * Usage (inside a kernel)
  *   ob_xover *x = ob_xover_new(48000.0, 2, 4, 3, (double[]){120.0, 2000.0});
  *   the kernel cuts its blocks on a grid of OB_XOVER_CHUNK absolute frames:
- *   per piece of n frames that does not cross a grid point,
- *     ob_xover_split(x, in, n, band);   in[c], band[b][c]: n doubles
+ *   per piece of n frames that does not cross a grid point, `at` frames
+ *   after the last one,
+ *     ob_xover_split(x, in, at, n, band);   in[c], band[b][c]: n doubles
  *   and at each grid point ob_xover_grid(x) (glides, denormal flush);
  *   ob_xover_free(x);
  *
@@ -31,9 +32,13 @@
  *   bilinear transforms with the corner prewarped (as scipy.signal.butter).
  *
  * Crossover changes (ob_xover_set_freq): the frequency glides to the target
- * as a one-pole in log frequency of time constant OB_XOVER_GLIDE_MS, the
- * coefficients recomputed at each grid point, so the output does not depend
- * on block size.  band[b] is laid out band[b * nch + c].  Denormals: the state is flushed at the same
+ * along a raised cosine in log frequency over OB_XOVER_GLIDE_MS (from the
+ * next grid point); the coefficients are designed at each grid point and
+ * interpolated linearly between grid points, per sample, so neither their
+ * steps nor the block size show in the output.  A crossover still moves the
+ * phase of everything near it: a 1 kHz sine while a crossover moves from
+ * 2 to 1.5 kHz spreads about -80 dB beyond +-50 Hz.  band[b] is laid out
+ * band[b * nch + c].  Denormals: the state is flushed at the same
  * grid points.
  */
 #ifndef OB_CROSSOVER_H
@@ -42,7 +47,7 @@
 enum {
     OB_XOVER_MAX_BANDS = 5,
     OB_XOVER_CHUNK = 64,       /* frames of the absolute processing grid */
-    OB_XOVER_GLIDE_MS = 10     /* crossover frequency glide, ms (one-pole) */
+    OB_XOVER_GLIDE_MS = 100    /* crossover frequency glide, ms (raised cosine) */
 };
 
 typedef struct ob_xover ob_xover;
@@ -57,9 +62,11 @@ int ob_xover_bands(const ob_xover *x);
  * neighbours' targets and in 10 Hz .. 0.45 fs.  Real-time safe. */
 int ob_xover_set_freq(ob_xover *x, int k, double hz);
 double ob_xover_freq(const ob_xover *x, int k);   /* target, Hz */
-/* n <= OB_XOVER_CHUNK frames of in[c] into band[b][c] (b < bands, c < nch,
- * n doubles each; in may alias no band). */
-void ob_xover_split(ob_xover *x, const double *const *in, int n, double *const *band);
+/* n frames of in[c] into band[b][c] (b < bands, c < nch, n doubles each; in
+ * may alias no band); at + n <= OB_XOVER_CHUNK, at = frames since the last
+ * grid point. */
+void ob_xover_split(ob_xover *x, const double *const *in, int at, int n,
+                    double *const *band);
 /* At each multiple of OB_XOVER_CHUNK absolute frames: one glide step
  * (coefficients recomputed while a crossover moves), and the state flushed
  * (below OB_DENORMAL_LIMIT, or not finite: 0). */

@@ -133,7 +133,7 @@ static void run_piece(ob_imager *st, float **ch, int off, int n)
     }
     if (st->xm_live) {
         /* bm: 0 M low, 1 S low, 2 M high, 3 S high */
-        ob_xover_split(st->xm, (const double *const *)st->msp, n, st->bmp);
+        ob_xover_split(st->xm, (const double *const *)st->msp, st->phase, n, st->bmp);
         for (int i = 0; i < n; i++) {
             const double a = ob_sramp_next(&st->mono);
             const double mm = st->bm[0][i] + st->bm[2][i], sm = st->bm[3][i];
@@ -143,7 +143,7 @@ static void run_piece(ob_imager *st, float **ch, int off, int n)
     }
     if (st->xb) {
         /* bb: band b's M at 2b, S at 2b + 1 */
-        ob_xover_split(st->xb, (const double *const *)st->msp, n, st->bbp);
+        ob_xover_split(st->xb, (const double *const *)st->msp, st->phase, n, st->bbp);
         for (int i = 0; i < n; i++) {
             double mm = 0.0, ss = 0.0;
             for (int b = 0; b < st->nb; b++) {

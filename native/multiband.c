@@ -275,7 +275,7 @@ static void run_piece(ob_multiband *st, float **ch, int off, int n)
     for (int c = 0; c < nch; c++)
         for (int i = 0; i < n; i++)
             st->inp[c][i] = (double)ch[c][off + i];
-    ob_xover_split(st->x, (const double *const *)st->inp, n, st->bandp);
+    ob_xover_split(st->x, (const double *const *)st->inp, st->phase, n, st->bandp);
     for (int b = 0; b < nb; b++) {
         for (int c = 0; c < nch; c++) {
             const double *s = st->bandp[b * nch + c];

@@ -56,8 +56,9 @@
  *   ballistics, link, mid-side and sidechain filter), then
  *     out = sum over bands of  level_b (wet_b * compressed_b + (1 - wet_b) * band_b)
  *   in double, with level (solo/mute) and wet (bypass) ramped per sample.
- *   Crossover moves glide (crossover.h) and shift the phase around them:
- *   they are for setting up, not for automation.
+ *   Crossover moves glide (crossover.h: 100 ms raised cosine in log
+ *   frequency, coefficients interpolated per sample); they shift the phase
+ *   of what lies near the crossover while they move.
  *   Linear-phase crossovers are not offered.
  *
  * Latency: 0 samples.  Output does not depend on block size (the crossover

@@ -119,12 +119,16 @@ def splatter_db(y: np.ndarray, f0: float, beside_hz: float = 50.0) -> float:
      dict(band=1, makeup_db=3.0)),
     ({"kind": "imager", "name": "k", "crossovers_hz": [300.0, 4000.0]},
      dict(band=1, width=1.5)),
-], ids=["threshold -6 dB", "makeup +3 dB", "width 1 -> 1.5"])
+    ({"kind": "multiband", "name": "k", "crossovers_hz": [200.0, 2000.0, 8000.0],
+      "threshold_db": -30.0, "ratio": 2.0, "detector": "rms", "rms_window_ms": 50.0},
+     dict(crossovers_hz=[200.0, 1500.0, 8000.0])),
+], ids=["threshold -6 dB", "makeup +3 dB", "width 1 -> 1.5", "crossover 2 -> 1.5 kHz"])
 def test_a_parameter_change_while_a_sine_plays_spreads_under_minus_80_db(insert, change):
     """A 1 kHz sine (-12 dBFS, its right channel 0.3 rad later, so there is
     side to widen) plays 2 s; at 1 s the band it is in changes through the
-    ring.  Energy beyond +-50 Hz of the sine stays below -80 dB re the sine
-    (the same run without the change: below -95 dB)."""
+    ring (or the crossover above it moves closer, shifting its phase).
+    Energy beyond +-50 Hz of the sine stays below -80 dB re the sine (the
+    same run without the change: below -95 dB)."""
     n = int(2 * FS)
     t = np.arange(n) / FS
     x = np.ascontiguousarray(0.25 * np.stack([np.sin(2 * np.pi * 1000.0 * t),

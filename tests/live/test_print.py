@@ -327,3 +327,47 @@ virtual_gear = {comp}
     y, _ = sf.read(out)
     level = 20 * np.log10(np.sqrt(2 * np.mean(y[FS:2 * FS, 0] ** 2)))
     assert level == pytest.approx(-10.0 - want, abs=0.3)
+
+
+def test_a_print_through_multiband_and_imager_reports_each_band_and_equals_offline(
+        jack_server, tmp_path, capsys):
+    """`outboard print` of a session with a multiband and an imager (kernel
+    inserts in the C callback): the print equals the offline engine's output
+    of the same program to float32 rounding of the file, and its report has one
+    gain-reduction trace per band; the band holding the loud 1 kHz sine
+    reduces, the others do not."""
+    from host.live.engine import Engine
+    from host.model.session import load_session
+
+    t = np.arange(2 * FS) / FS
+    x = (10 ** (-10 / 20) * np.sin(2 * np.pi * 1000 * t))[:, None] * [1.0, 0.5]
+    x = x.astype(np.float32)
+    mix = tmp_path / "mix.wav"
+    sf.write(mix, x, FS, subtype="FLOAT")
+    body = """
+[[chain]]
+kind = "multiband"
+name = "mb"
+crossovers_hz = [200.0, 3000.0]
+threshold_db = -30.0
+ratio = 3.0
+detector = "rms"
+
+[[chain]]
+kind = "imager"
+name = "width"
+crossovers_hz = [500.0]
+bands = [{ width = 1.0 }, { width = 1.4 }]
+mono_below_hz = 120.0
+"""
+    sess = write_session(tmp_path, body)
+    out = tmp_path / "print.wav"
+    code, rep = do_print(sess, mix, out, capsys, "--post-roll", "0", "--pre-roll", "0")
+    assert code == 0, rep["print"]
+    names = ["mb: band 1 (< 200 Hz)", "mb: band 2 (200-3000 Hz)", "mb: band 3 (> 3000 Hz)"]
+    gr = {n: rep["gain_reduction"][n]["max_db"] for n in names}
+    assert gr[names[1]] > 5.0 and gr[names[0]] < 0.5 and gr[names[2]] < 0.5
+    y, _ = sf.read(out, dtype="float32")
+    s = load_session(sess)
+    ref = Engine(FS, 2, s.chain).process(np.ascontiguousarray(x.T)).T
+    assert np.array_equal(y, ref[:len(y)])

@@ -155,7 +155,7 @@ def print_report(session, run, source: dict, *, program_frames: int, pre_roll_s:
     limiters = [i for i in session.chain.inserts if i.kind == "limiter" and not i.bypass]
     ceiling = limiters[-1].params.get("ceiling_dbtp") if limiters else None
     rep = measure_program(audio.data, audio.sample_rate, ceiling_dbtp=ceiling,
-                          gain_reduction=gr or None)
+                          gain_reduction=gr or None, channel_mask=audio.channel_mask)
     m = run.meters
     in_file = [t for t in run.xruns_s if t >= 0]
     rep["print"] = {

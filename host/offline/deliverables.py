@@ -87,7 +87,8 @@ def render_deliverable(src: Path, d: Deliverable, dst: Path, *, report: bool = T
         ceiling = d.ceiling_dbtp if d.limiter else (d.peak_dbtp if d.peak_dbtp is not None
                                                     else d.ceiling_dbtp)
         rep = measure_program(out.data, out.sample_rate, ceiling_dbtp=ceiling,
-                              gain_reduction=res.gr_traces or None)
+                              gain_reduction=res.gr_traces or None,
+                              channel_mask=out.channel_mask)
         if d.target_lufs is not None:
             rep["target_lufs"] = d.target_lufs
         rep["deliverable"] = dict(summary, render=res.report(), source_note=source_note)

@@ -12,6 +12,12 @@ The order of work, all at the output sample rate:
    loudness or to a true-peak level (``peak_dbtp``, the headroom), nothing limited;
 5. dither to 16 or 24 bits (or keep 32-bit float) and write atomically;
 6. read the written file back and measure it for the report.
+
+Loudness weights the channels by the input's layout (a WAV's channel mask, else
+the standard layout of its channel count: host.dsp.loudness.channel_weights), and
+the layout is written with the master.  Limiting beyond
+``MasterSettings.max_limiting_db`` (default 6 dB of gain reduction) is a warning
+in the result's ``note``: the target asks more than the material gives.
 """
 
 from __future__ import annotations
@@ -105,8 +111,8 @@ def _split_limiter(config: ChainConfig, ceiling_dbtp: float) -> tuple[ChainConfi
     return ChainConfig(pre, config.master), lim
 
 
-def _integrated(data: np.ndarray, fs: int) -> float:
-    m = LoudnessMeter(fs, data.shape[0])
+def _integrated(data: np.ndarray, fs: int, channel_mask: int | None = None) -> float:
+    m = LoudnessMeter(fs, data.shape[0], channel_mask=channel_mask)
     m.process(data)
     return float(m.integrated_lufs)
 
@@ -164,7 +170,8 @@ def master(
         say("chain", min(1.0, done[0] / total))
 
     y = pre.process_aligned(data, block_frames=block, progress=tick)
-    base = _integrated(y, fs)
+    mask = audio.channel_mask
+    base = _integrated(y, fs, mask)
 
     def limited(gain_db: float) -> np.ndarray:
         lim_chain.reset()
@@ -191,7 +198,7 @@ def master(
         while True:
             gain = min(gain, MAX_GAIN_DB)
             z = limited(gain)
-            level = _integrated(z, fs)
+            level = _integrated(z, fs, mask)
             iterations += 1
             history.append((gain, level))
             err = st.target_lufs - level
@@ -218,10 +225,12 @@ def master(
     if st.bit_depth != "32f":
         shaping = st.dither if st.bit_depth == "16" else "none"
         z = Dither(z.shape[0], int(st.bit_depth), shaping).process(z)
-    write_audio(dst, z, fs, st.bit_depth)
+    write_audio(dst, z, fs, st.bit_depth, channel_mask=mask)
     say("write", 1.0)
 
     out = read_audio(dst)
+    if out.channel_mask is None:  # FLAC, AIFF: no mask, the layout is still the input's
+        out.channel_mask = mask
     out_analysis = analyze_audio(out)
     if not st.limiter:
         tp = out_analysis["true_peak_dbtp"]

@@ -8,10 +8,12 @@ A chain file::
     [master]                 # optional defaults for `outboard master`
     target_lufs = -14.0      # LUFS, -40..-5
     ceiling_dbtp = -1.0      # dBTP, -20..0
+    max_limiting_db = 6.0    # dB, 0..60: more limiting than this is a warning
 
     [[chain]]
     kind = "eq"              # eq | compressor | limiter | gain | hardware
-    name = "tone"            # optional label for reports
+    name = "tone"            # optional, unique: names it in reports and the store
+    #                          (default: kind and position, "eq1")
     bands = [
       { type = "highpass", freq_hz = 25.0, order = 4, family = "butterworth" },
       { type = "peak", freq_hz = 3000.0, gain_db = 1.0, q = 0.8 },
@@ -170,6 +172,7 @@ MASTER = {
     "bit_depth": Param("choice", choices=("16", "24", "32f")),
     "sample_rate": Param("int", 8000, 384000, "Hz"),
     "dither": Param("choice", choices=("none", "first-order", "wannamaker9")),
+    "max_limiting_db": Param("number", 0.0, 60.0, "dB (of gain reduction)"),
 }
 
 

@@ -31,7 +31,7 @@ import numpy as np
 
 from host.audiofile import (
     Audio,
-    check_distinct,
+    FilesRead,
     check_writable,
     output_format,
     read_audio,
@@ -80,6 +80,8 @@ class MasterResult:
     gr_traces: dict = field(default_factory=dict)
     #: the file as written and read back (what output_analysis measured; reports)
     written: Audio | None = None
+    #: the most gain reduction any limiter applied, dB (0: no limiter, or none needed)
+    max_limiting_db: float = 0.0
 
     def report(self) -> dict:
         return {
@@ -89,6 +91,7 @@ class MasterResult:
             "iterations": self.iterations,
             "target_reached": self.target_reached,
             "note": self.note,
+            "max_limiting_db": round(self.max_limiting_db, 2),
             "chain": self.stages,
             "input": self.input_analysis,
             "output_analysis": self.output_analysis,
@@ -123,16 +126,23 @@ def master(
     config: ChainConfig | None = None,
     settings: MasterSettings | None = None,
     progress: Callable[[str, float], None] | None = None,
+    files: FilesRead | None = None,
 ) -> MasterResult:
     """Master ``src`` into ``dst``; see the module docstring for the steps.
 
     ``progress(stage, fraction)`` is called as work advances (fraction 0..1).
+    ``files``: what the command reads and writes besides (host.audiofile.FilesRead);
+    ``src`` and the chain file join it, and ``dst`` must be none of them.
     Raises OutboardError (naming the file or setting) on bad input; nothing is
     written unless the whole render succeeded.
     """
     config = config or default_chain()
     st = settings or MasterSettings()
-    check_distinct(src, dst)
+    files = files if files is not None else FilesRead()
+    files.read(src, "the input file")
+    if config.path is not None:
+        files.read(config.path, "the chain file")
+    files.claim(dst)
     output_format(dst, st.bit_depth)
     check_writable(dst)
     say = progress or (lambda stage, frac: None)
@@ -238,6 +248,12 @@ def master(
             note = (note + "; " if note else "") + (
                 f"true peak {tp:.2f} dBTP is over the {st.ceiling_dbtp:.1f} dBTP ceiling "
                 "(this deliverable has no limiter)")
+    limiting = max((s.max_gain_reduction_db for s in pre.stages + lim_chain.stages
+                    if s.insert.kind == "limiter"), default=0.0)
+    if limiting > st.max_limiting_db:
+        note = (note + "; " if note else "") + (
+            f"{limiting:.1f} dB of limiting (warning above {st.max_limiting_db:g} dB): "
+            "a lower loudness target limits less")
     traces = {}
     for s in pre.stages + lim_chain.stages:
         if s.is_dynamics and s.gr_trace:
@@ -251,10 +267,11 @@ def master(
     return MasterResult(
         output=Path(dst), gain_db=gain, iterations=iterations, target_reached=reached,
         note=note, input_analysis=analyze_audio(audio), output_analysis=out_analysis,
-        written=out,
+        written=out, max_limiting_db=limiting,
         stages=stages, gr_traces=traces,
         settings={"target_lufs": st.target_lufs, "ceiling_dbtp": st.ceiling_dbtp,
                   "limiter": st.limiter, "peak_dbtp": st.peak_dbtp,
+                  "max_limiting_db": st.max_limiting_db,
                   "bit_depth": st.bit_depth, "sample_rate": fs, "dither": st.dither
                   if st.bit_depth == "16" else ("tpdf" if st.bit_depth == "24" else "none")},
     )

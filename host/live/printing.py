@@ -21,19 +21,28 @@ Beside the print go ``NAME.json`` and ``NAME.png``: the print's report (input or
 stems, device, inserts' round trips, recall, xruns with their time in the
 program, events such as gear faults, and the program's loudness, true peak,
 spectrum, correlation and gain reduction over time).  A print with an xrun or a
-gear fault is marked ``"clean": false``; ``outboard print`` then exits 4.
+gear fault, or whose gear was not recalled (a unit's MIDI port missing or gone:
+its knobs are wherever they were), is marked ``"clean": false`` with the
+reasons in ``"not_clean_because"``; ``outboard print`` then exits 4.
 """
 
 from __future__ import annotations
 
 import math
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from host.audiofile import read_audio
+from host.audiofile import container_format, read_audio
 from host.errors import OutboardError
-from host.live.run import check_record_path, program_source, stream_session
+from host.live.recorder import RECORD_DEPTH
+from host.live.run import (
+    check_record_path,
+    incomplete_path,
+    program_source,
+    session_files,
+    stream_session,
+)
 from host.model.session import load_session
 from host.offline.report import measure_program, report_paths, write_report
 
@@ -105,14 +114,21 @@ def print_session(session_path: Path, output: Path | None = None,
     if input_path is None and not getattr(session, "stems", None):
         raise OutboardError(f"{session_path}: nothing to print: give --input MIX "
                             "(or [[stems]] in the session)")
-    check_record_path(output, input_path)
-    for p in report_paths(output):
-        if input_path is not None and p.resolve() == Path(input_path).resolve():
-            raise OutboardError(f"{p}: the print's report would overwrite the input")
+    # the print, what a fault keeps (NAME.incomplete.EXT) and their reports: none of
+    # them may be a file the print reads (input, stems, session, profiles, store)
+    files = session_files(session, input_path)
+    check_record_path(output, files, "print")
+    check_record_path(incomplete_path(output), files, "incomplete print")
+    for kept in (output, incomplete_path(output)):
+        for r, what in zip(report_paths(kept), ("report", "report's plot"), strict=True):
+            files.claim(r, what)
     program, source = program_source(session, input_path, say)
     if len(program) == 0:
         raise OutboardError(f"{input_path or session_path}: the program is empty")
     fs = session.interface.sample_rate
+    # an AIFF print that would pass 4 GiB is refused now, not cut short hours in
+    container_format(output, RECORD_DEPTH.get(output.suffix.lower(), "32f"),
+                     len(program) + int(round(post_roll_s * fs)), program.shape[1])
     title = f"print {output.name}  ({Path(session.path).name}, {fs} Hz)"
     result = stream_session(session, program, output, view=view, say=say, recall=recall,
                             snapshot=snapshot, pre_roll_s=pre_roll_s, post_roll_s=post_roll_s,

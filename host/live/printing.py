@@ -62,6 +62,8 @@ class PrintResult:
     run: object                  # host.live.run.RunResult
     report: dict | None
     report_paths: tuple[Path, Path] | None
+    #: why the print is not clean (xruns, gear faults, units not recalled); [] if clean
+    not_clean_because: list[str] = field(default_factory=list)
 
 
 def _check_roll(name: str, v: float) -> float:
@@ -137,12 +139,14 @@ def print_session(session_path: Path, output: Path | None = None,
         and result.recording == output
     # what happened to the printed part (an xrun in the pre-roll is reported, not counted)
     faults = [e for e in result.events if e["type"] in FAULTS and e["time_s"] >= 0]
-    clean = complete and not faults
+    why = not_clean_because(result, faults)
+    clean = complete and not why
     rep = paths = None
     if report and result.recording is not None:
         rep = print_report(session, result, source, program_frames=len(program),
                            pre_roll_s=pre_roll_s, post_roll_s=post_roll_s, complete=complete,
                            clean=clean)
+        rep["print"]["not_clean_because"] = why
         paths = report_paths(result.recording)
 
         try:  # a full disk that cut the print short has no room for its report either
@@ -152,7 +156,27 @@ def print_session(session_path: Path, output: Path | None = None,
                 f"{exc.strerror or exc}" if isinstance(exc, OSError)
                 else f"the print's report could not be written: {exc}")  # names the file
             paths = None
-    return PrintResult(result.recording, complete, clean, result, rep, paths)
+    return PrintResult(result.recording, complete, clean, result, rep, paths, why)
+
+
+def not_clean_because(run, faults: list[dict]) -> list[str]:
+    """What makes a print not clean, one phrase each: its xruns, the gear faults
+    in it (``faults``: engine events of FAULTS in the program), and every unit
+    the recall did not reach (the print is then not of the session's settings)."""
+    why = []
+    xr = [e["time_s"] for e in faults if e["type"] == "xrun"]
+    if xr:
+        why.append(f"{len(xr)} xrun{'s' if len(xr) > 1 else ''} at "
+                   + ", ".join(f"{t:.2f} s" for t in xr))
+    for e in faults:
+        if e["type"] != "xrun":
+            where = f" in {e['insert']}" if e.get("insert") else ""
+            why.append(f"{e['type'].replace('_', ' ')}{where} at {e['time_s']:.2f} s")
+    for u in (run.recall or {}).get("units", []):
+        if not u["recalled"]:
+            why.append(f"insert {u['insert']} not recalled ({u['error']}): its settings "
+                       "are not the session's")
+    return why
 
 
 def print_report(session, run, source: dict, *, program_frames: int, pre_roll_s: float,

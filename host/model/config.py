@@ -366,6 +366,7 @@ def parse_chain(data: dict[str, Any], source: str = "<chain>") -> ChainConfig:
     if not isinstance(chain, list):
         raise ctx.fail("chain", "expected an array of tables ([[chain]])")
     inserts: list[Insert] = []
+    names: dict[str, int] = {}
     for i, raw in enumerate(chain):
         key = f"chain[{i}]"
         if not isinstance(raw, dict):
@@ -386,7 +387,13 @@ def parse_chain(data: dict[str, Any], source: str = "<chain>") -> ChainConfig:
             bands = [_check_band(ctx, f"{key}.bands[{j}]", b) for j, b in enumerate(rb)]
         if kind == "hardware":
             _check_hardware(ctx, key, params)
-        name = params.pop("name", None) or f"{kind}{i + 1}"
+        given = params.pop("name", None)
+        name = given or f"{kind}{i + 1}"
+        if name in names:  # the measurement store and the reports key inserts by name
+            raise ctx.fail(f"{key}.name", f"{name!r}{'' if given else ' (its default name)'} "
+                           f"is also the name of chain[{names[name]}]; expected unique insert "
+                           "names (measurements and reports are kept by name)")
+        names[name] = i
         bypass = params.pop("bypass", False)
         params.pop("kind")
         inserts.append(Insert(kind, name, params, bypass, bands))

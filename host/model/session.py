@@ -274,12 +274,13 @@ def load_session(path: str | Path) -> Session:
     return session
 
 
-def files_read(session: Session) -> FilesRead:
+def files_read(session: Session, files: FilesRead | None = None) -> FilesRead:
     """What a command on ``session`` reads, for keeping its outputs off it
     (host.audiofile.FilesRead): the session file, its stems' audio files and its
-    inserts' MIDI device profiles.  The caller adds the rest it reads (an input
-    mix, the measurement store) and claims its outputs."""
-    files = FilesRead()
+    inserts' MIDI device profiles, added to ``files`` (a new one by default).
+    The caller adds the rest it reads (an input mix, the measurement store) and
+    claims its outputs."""
+    files = files if files is not None else FilesRead()
     files.read(session.path, "the session file")
     folder = Path(session.path).parent
     for st in session.stems:

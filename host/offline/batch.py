@@ -23,7 +23,7 @@ from host.audiofile import FilesRead, check_writable
 from host.errors import OutboardError
 from host.model.config import MASTER, did_you_mean
 from host.model.release import PRESETS, Deliverable
-from host.model.session import load_session
+from host.model.session import files_read, load_session
 from host.offline.deliverables import output_path, render_deliverable
 from host.offline.report import report_paths
 from host.offline.render import overall_fraction
@@ -78,7 +78,7 @@ def plan(sources: list[Path], presets: str | None = None,
         src = Path(src)
         if src.suffix.lower() in SESSION_SUFFIXES:
             session = load_session(src)
-            files.read(src, "the session file")
+            files_read(session, files)  # the session, its stems and device profiles
             rel = session.release
             if rel is None or rel.print_path is None:
                 raise OutboardError(f"{src}: [release] print: missing; expected the print "

@@ -241,3 +241,17 @@ def test_recall_fingerprint_never_writes_the_store_over_the_session(tmp_path, ca
     os.link(sess, tmp_path / "s.fingerprint.json")
     refused(["recall", sess, "--fingerprint"], capsys, untouched=[sess], folder=tmp_path,
             want=f"is {sess}, the session file; choose another fingerprint store name")
+
+
+def test_deliver_never_writes_over_a_stem_of_its_session(tmp_path, capsys):
+    """A session whose [release] folder is its stems' folder, and a stem named as
+    a deliverable would be."""
+    wav(tmp_path / "song.print.wav")
+    stem = wav(tmp_path / "stems" / "song.streaming.wav")
+    sess = tmp_path / "song.toml"
+    sess.write_text(STUDIO_HEAD + '\n[[stems]]\nname = "all"\nfile = "stems/song.streaming.wav"\n'
+                    '\n[release]\nprint = "song.print.wav"\ntitle = "song"\n'
+                    'folder = "stems"\npresets = ["streaming"]\n')
+    refused(["deliver", sess, "-q", "-j", "1"], capsys, untouched=[stem], folder=tmp_path,
+            want=f"{stem}: is the file of stem 'all' (stems[0].file); choose another "
+                 "deliverable name")

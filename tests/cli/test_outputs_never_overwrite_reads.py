@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from conftest import STUDIO_HEAD
+from conftest import write_session
 
 from host.cli import main
 
@@ -85,23 +85,13 @@ def test_master_output_through_a_symlinked_folder_onto_the_input_is_refused(tmp_
 
 # ---- print and run -----------------------------------------------------------------------
 
-STEMS = """
-[[stems]]
-name = "drums"
-file = "stems/drums.wav"
-
-[[stems]]
-name = "bass"
-file = "stems/out.wav"
-"""
+STEMS = [{"name": "drums", "file": "stems/drums.wav"}, {"name": "bass", "file": "stems/out.wav"}]
 
 
-def stems_session(tmp_path: Path, release: str = "") -> Path:
+def stems_session(tmp_path: Path, release: dict | None = None) -> Path:
     wav(tmp_path / "stems" / "drums.wav")
     wav(tmp_path / "stems" / "out.wav")
-    p = tmp_path / "song.toml"
-    p.write_text(STUDIO_HEAD + STEMS + release)
-    return p
+    return write_session(tmp_path / "song.toml", stems=STEMS, release=release)
 
 
 def test_print_onto_a_stem_is_refused(tmp_path, capsys):
@@ -114,7 +104,7 @@ def test_print_onto_a_stem_is_refused(tmp_path, capsys):
 
 
 def test_release_print_naming_a_stem_is_refused(tmp_path, capsys):
-    sess = stems_session(tmp_path, '\n[release]\nprint = "stems/drums.wav"\n')
+    sess = stems_session(tmp_path, {"print": "stems/drums.wav"})
     refused(["print", sess, "-q"], capsys, untouched=[tmp_path / "stems" / "drums.wav"],
             folder=tmp_path, want="is the file of stem 'drums' (stems[0].file)")
 
@@ -137,7 +127,7 @@ def test_a_prints_report_or_incomplete_file_onto_a_read_file_is_refused(tmp_path
             untouched=[store], folder=tmp_path,
             want=f"{store}: is the session's measurement store; choose another report name")
     wav(tmp_path / "take.incomplete.wav")
-    sess.write_text(STUDIO_HEAD + STEMS.replace("stems/out.wav", "take.incomplete.wav"))
+    write_session(sess, stems=[STEMS[0], {"name": "bass", "file": "take.incomplete.wav"}])
     refused(["print", sess, "-o", tmp_path / "take.wav", "-q"], capsys,
             untouched=[tmp_path / "take.incomplete.wav"], folder=tmp_path,
             want="is the file of stem 'bass' (stems[1].file); choose another incomplete "
@@ -146,8 +136,7 @@ def test_a_prints_report_or_incomplete_file_onto_a_read_file_is_refused(tmp_path
 
 def test_print_onto_the_session_file_or_the_input_is_refused(tmp_path, capsys):
     mix = wav(tmp_path / "mix.wav")
-    sess = tmp_path / "s.toml"
-    sess.write_text(STUDIO_HEAD)
+    sess = write_session(tmp_path / "s.toml")
     (tmp_path / "s.wav").symlink_to(sess)
     refused(["print", sess, "--input", mix, "-o", tmp_path / "s.wav", "-q"], capsys,
             untouched=[sess], folder=tmp_path, want=f"is {sess}, the session file")
@@ -166,16 +155,9 @@ def test_run_record_onto_a_stem_is_refused(tmp_path, capsys):
 def test_a_device_profile_is_never_an_output(tmp_path, capsys):
     profile = tmp_path / "unit.toml"
     shutil.copy(ROOT / "devices" / "outboard_virtual_compressor.toml", profile)
-    sess = tmp_path / "s.toml"
-    sess.write_text(STUDIO_HEAD + f"""
-[[chain]]
-kind = "hardware"
-name = "comp"
-sends = [3, 4]
-returns = [3, 4]
-midi = {{ profile = "{profile}", port = "nowhere" }}
-settings = {{ ratio = 2.0 }}
-""")
+    sess = write_session(tmp_path / "s.toml", [
+        {"kind": "hardware", "name": "comp", "sends": [3, 4], "returns": [3, 4],
+         "midi": {"profile": str(profile), "port": "nowhere"}, "settings": {"ratio": 2.0}}])
     mix = wav(tmp_path / "mix.wav")
     os.link(profile, tmp_path / "p.wav")
     refused(["print", sess, "--input", mix, "-o", tmp_path / "p.wav", "-q"], capsys,
@@ -204,9 +186,8 @@ def test_deliver_report_never_lands_on_a_session(tmp_path, capsys):
     """The session's streaming deliverable's report would be
     deliverables/song.streaming.json: a hard link to the session file there."""
     wav(tmp_path / "song.print.wav")
-    sess = tmp_path / "song.toml"
-    sess.write_text(STUDIO_HEAD + '\n[release]\nprint = "song.print.wav"\n'
-                    'folder = "deliverables"\npresets = ["streaming"]\n')
+    sess = write_session(tmp_path / "song.toml", release={
+        "print": "song.print.wav", "folder": "deliverables", "presets": ["streaming"]})
     (tmp_path / "deliverables").mkdir()
     link = tmp_path / "deliverables" / "song.print.streaming.json"
     os.link(sess, link)
@@ -216,19 +197,12 @@ def test_deliver_report_never_lands_on_a_session(tmp_path, capsys):
 
 # ---- stores ------------------------------------------------------------------------------
 
-HW = """
-[[chain]]
-kind = "hardware"
-name = "unit"
-sends = [3, 4]
-returns = [3, 4]
-virtual_gear = { delay_samples = 10.0 }
-"""
+HW = [{"kind": "hardware", "name": "unit", "sends": [3, 4], "returns": [3, 4],
+       "virtual_gear": {"delay_samples": 10.0}}]
 
 
 def test_ping_save_never_writes_the_store_over_the_session(tmp_path, capsys):
-    sess = tmp_path / "s.toml"
-    sess.write_text(STUDIO_HEAD + HW)
+    sess = write_session(tmp_path / "s.toml", HW)
     (tmp_path / "s.measured.json").symlink_to(sess)
     refused(["ping", sess, "--save"], capsys, untouched=[sess], folder=tmp_path,
             want=f"{tmp_path / 's.measured.json'}: is {sess}, the session file; choose "
@@ -236,8 +210,7 @@ def test_ping_save_never_writes_the_store_over_the_session(tmp_path, capsys):
 
 
 def test_recall_fingerprint_never_writes_the_store_over_the_session(tmp_path, capsys):
-    sess = tmp_path / "s.toml"
-    sess.write_text(STUDIO_HEAD + HW)
+    sess = write_session(tmp_path / "s.toml", HW)
     os.link(sess, tmp_path / "s.fingerprint.json")
     refused(["recall", sess, "--fingerprint"], capsys, untouched=[sess], folder=tmp_path,
             want=f"is {sess}, the session file; choose another fingerprint store name")
@@ -248,10 +221,10 @@ def test_deliver_never_writes_over_a_stem_of_its_session(tmp_path, capsys):
     a deliverable would be."""
     wav(tmp_path / "song.print.wav")
     stem = wav(tmp_path / "stems" / "song.streaming.wav")
-    sess = tmp_path / "song.toml"
-    sess.write_text(STUDIO_HEAD + '\n[[stems]]\nname = "all"\nfile = "stems/song.streaming.wav"\n'
-                    '\n[release]\nprint = "song.print.wav"\ntitle = "song"\n'
-                    'folder = "stems"\npresets = ["streaming"]\n')
+    sess = write_session(tmp_path / "song.toml",
+                         stems=[{"name": "all", "file": "stems/song.streaming.wav"}],
+                         release={"print": "song.print.wav", "title": "song", "folder": "stems",
+                                  "presets": ["streaming"]})
     refused(["deliver", sess, "-q", "-j", "1"], capsys, untouched=[stem], folder=tmp_path,
             want=f"{stem}: is the file of stem 'all' (stems[0].file); choose another "
                  "deliverable name")

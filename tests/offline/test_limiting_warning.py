@@ -17,7 +17,7 @@ import pytest
 import soundfile as sf
 from scipy import signal as ss
 
-from conftest import STUDIO_HEAD
+from conftest import write_session
 
 from host.cli import main
 
@@ -100,11 +100,10 @@ def test_deliver_threshold_from_the_command_line_and_the_deliverable(mix, tmp_pa
     assert main(["deliver", str(mix), "--preset", "club", "--out", str(tmp_path / "d"), "-q",
                  "--jobs", "1", "--max-limiting-db", "40", "--no-report"]) == 0
     assert "limiting" not in capsys.readouterr().err
-    sess = tmp_path / "s.toml"
-    sess.write_text(STUDIO_HEAD + f'\n[release]\nprint = "{mix}"\nfolder = "out"\n'
-                    '[[release.deliverables]]\nname = "loud"\ntarget_lufs = -8.0\n'
-                    'max_limiting_db = 40.0\n\n'
-                    '[[release.deliverables]]\nname = "louder"\ntarget_lufs = -8.0\n')
+    sess = write_session(tmp_path / "s.toml", release={
+        "print": str(mix), "folder": "out",
+        "deliverables": [{"name": "loud", "target_lufs": -8.0, "max_limiting_db": 40.0},
+                         {"name": "louder", "target_lufs": -8.0}]})
     assert main(["deliver", str(sess), "-q", "--jobs", "1", "--no-report"]) == 0
     warn = [ln for ln in capsys.readouterr().err.splitlines() if "dB of limiting" in ln]
     assert len(warn) == 1 and "mix.louder.wav" in warn[0]

@@ -22,7 +22,7 @@ import os
 import struct
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -360,9 +360,10 @@ def stream_writer(path: str | os.PathLike, sample_rate: int, channels: int, fmt:
     if fmt == "WAV":
         f = sf.SoundFile(str(path), "w", samplerate=int(sample_rate), channels=channels,
                          format="RF64", subtype=subtype)
-        # soundfile has no wrapper for this command; libsndfile answers SF_TRUE
-        # when set (if it cannot, the file simply stays RF64, readable all the same)
-        sf._snd.sf_command(f._file, _SFC_RF64_AUTO_DOWNGRADE, sf._ffi.NULL, 1)
+        # soundfile has no wrapper for this command (its private libsndfile handle
+        # is used); without it the file simply stays RF64, readable all the same
+        with suppress(AttributeError):
+            sf._snd.sf_command(f._file, _SFC_RF64_AUTO_DOWNGRADE, sf._ffi.NULL, 1)
         return f
     return sf.SoundFile(str(path), "w", samplerate=int(sample_rate), channels=channels,
                         format=fmt, subtype=subtype)

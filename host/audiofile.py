@@ -1,9 +1,19 @@
 """Reading and writing audio files safely.
 
 Reading refuses what would silently give wrong audio: unknown formats,
-truncated files, NaN/Inf samples.  Writing goes to a temporary name in the
-destination folder and is renamed over the target only when complete, so a
-failed run never leaves a half-written file, and the input is never the output.
+truncated files, plain WAVs whose 32-bit sizes overflowed past 4 GiB, NaN/Inf
+samples and absurd ones (beyond +60 dBFS: a float file holding garbage).
+Writing goes to a temporary name in the destination folder, synced to disk and
+renamed over the target only when complete (:func:`publish`), so a failed run
+never leaves a half-written file; :class:`FilesRead` keeps every output off
+every file the command reads.  WAV data that may pass 4 GiB is written as RF64
+(EBU Tech 3306), which libsndfile reads back whole.
+
+Multichannel WAVs carry their speaker layout in the WAVE_FORMAT_EXTENSIBLE
+channel mask (``Audio.channel_mask``, read from the fmt chunk: libsndfile does
+not expose it); loudness weights the channels by it (host.dsp.loudness).  A
+file without one has the standard layout of its channel count
+(:data:`STANDARD_MASKS`).
 """
 
 from __future__ import annotations
@@ -12,7 +22,7 @@ import os
 import struct
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +39,25 @@ FORMATS: dict[str, tuple[str, dict[str, str]]] = {
     ".aiff": ("AIFF", {"16": "PCM_16", "24": "PCM_24", "32f": "FLOAT"}),
 }
 BIT_DEPTHS = ("16", "24", "32f")
+#: bytes per sample of each subtype written
+SAMPLE_BYTES = {"PCM_16": 2, "PCM_24": 3, "FLOAT": 4}
+#: most audio data (bytes) written as a plain RIFF WAV: its sizes are 32-bit (4 GiB
+#: less one byte, header chunks included); more goes into an RF64 file
+WAV_MAX_DATA_BYTES = 0xFFFFFFFF - (1 << 20)
+#: AIFF's sizes are 32-bit too and it has no 64-bit form: more is refused
+AIFF_MAX_DATA_BYTES = WAV_MAX_DATA_BYTES
+#: samples beyond this (linear, +60 dBFS) are not audio: refused like NaN/Inf
+ABSURD_LEVEL = 1000.0
+
+#: WAVE_FORMAT_EXTENSIBLE speaker positions, bit k of dwChannelMask = SPEAKERS[k];
+#: a file's channels are the set bits in this order
+SPEAKERS = ("FL", "FR", "FC", "LFE", "BL", "BR", "FLC", "FRC", "BC", "SL", "SR", "TC",
+            "TFL", "TFC", "TFR", "TBL", "TBC", "TBR")
+#: the layout of a file without a channel mask, by channel count (also written as
+#: the mask of an extensible file whose layout is not known): mono C; stereo L R;
+#: 5.0 L R C Ls Rs; 5.1 L R C LFE Ls Rs; 7.1 L R C LFE Ls Rs Lrs Rrs.  Other
+#: counts: no layout (mask 0), every channel a front one.
+STANDARD_MASKS = {1: 0x4, 2: 0x3, 5: 0x607, 6: 0x60F, 8: 0x63F}
 
 
 @dataclass
@@ -39,6 +68,9 @@ class Audio:
     sample_rate: int
     path: Path | None = None
     subtype: str | None = None
+    #: WAVE_FORMAT_EXTENSIBLE speaker mask (bits of :data:`SPEAKERS`); None when
+    #: the file has none (the standard layout of its channel count applies)
+    channel_mask: int | None = None
 
     @property
     def channels(self) -> int:
@@ -68,12 +100,84 @@ def _wav_truncation(path: Path) -> str | None:
             f.seek(pos)
             cid, clen = struct.unpack("<4sI", f.read(8))
             if cid == b"data":
+                if clen == 0xFFFFFFFF and pos + 8 + clen < size:
+                    return (f"a plain WAV of {size / 2**30:.2f} GiB: its 32-bit data size "
+                            "overflowed at 4 GiB, so only the first 4 GiB would be read; "
+                            "expected RF64 for more (rewrite it as RF64, e.g. `sox IN -t "
+                            "rf64 OUT`, or print it again)")
                 if pos + 8 + clen > size:
                     missing = pos + 8 + clen - size
                     return f"truncated: its data chunk is {missing} bytes short"
                 return None
             pos += 8 + clen + (clen & 1)
         return "truncated: no complete data chunk"
+
+
+def _fmt_chunk(f, size: int) -> tuple[int, bytes] | None:
+    """(offset of the body, first 40 bytes of the body) of a RIFF/RF64 WAVE's fmt
+    chunk, or None (not a WAVE, or no fmt chunk before the data)."""
+    f.seek(0)
+    head = f.read(12)
+    if len(head) < 12 or head[:4] not in (b"RIFF", b"RF64", b"BW64") or head[8:12] != b"WAVE":
+        return None
+    pos = 12
+    while pos + 8 <= size:
+        f.seek(pos)
+        cid, clen = struct.unpack("<4sI", f.read(8))
+        if cid == b"fmt ":
+            return pos + 8, f.read(min(clen, 40))
+        if cid == b"data":
+            return None
+        pos += 8 + clen + (clen & 1)
+    return None
+
+
+def wav_channel_mask(path: str | os.PathLike) -> int | None:
+    """The dwChannelMask of a WAVE_FORMAT_EXTENSIBLE WAV (RIFF or RF64) file: bit k
+    set for speaker ``SPEAKERS[k]``, the channels in bit order.  None for
+    any other file (a plain WAV, FLAC, AIFF: no layout stated)."""
+    try:
+        with open(path, "rb") as f:
+            chunk = _fmt_chunk(f, os.fstat(f.fileno()).st_size)
+    except OSError:
+        return None
+    if chunk is None:
+        return None
+    body = chunk[1]
+    if len(body) < 24 or struct.unpack("<H", body[:2])[0] != 0xFFFE \
+            or struct.unpack("<H", body[16:18])[0] < 22:
+        return None
+    return struct.unpack("<I", body[20:24])[0]
+
+
+def set_wav_channel_mask(path: str | os.PathLike, mask: int) -> bool:
+    """Write ``mask`` into the fmt chunk of a WAVE_FORMAT_EXTENSIBLE file (as
+    libsndfile writes for WAVEX and RF64, with a default mask of its own, which
+    this replaces).  False, and nothing changed, for any other file."""
+    with open(path, "r+b") as f:
+        chunk = _fmt_chunk(f, os.fstat(f.fileno()).st_size)
+        if chunk is None:
+            return False
+        at, body = chunk
+        if len(body) < 24 or struct.unpack("<H", body[:2])[0] != 0xFFFE:
+            return False
+        f.seek(at + 20)
+        f.write(struct.pack("<I", mask & 0xFFFFFFFF))
+    return True
+
+
+def _absurd(p: Path, planar: np.ndarray, rate: int) -> str | None:
+    """A message for samples beyond :data:`ABSURD_LEVEL` (a float file holding
+    garbage), naming the first one; None if there are none."""
+    if planar.max() <= ABSURD_LEVEL and planar.min() >= -ABSURD_LEVEL:  # no copy
+        return None
+    bad = np.abs(planar) > ABSURD_LEVEL
+    idx, ch = np.argwhere(bad.T)[0]  # the earliest, then the lowest channel
+    v = float(planar[ch, idx])
+    return (f"{p}: {int(bad.sum())} sample{'s' if bad.sum() > 1 else ''} beyond "
+            f"+{20 * np.log10(ABSURD_LEVEL):.0f} dBFS (first at channel {ch + 1}, "
+            f"{idx / rate:.3f} s: {v:.6g}, {20 * np.log10(abs(v)):+.1f} dBFS); expected "
+            "audio: full scale is 1.0, this is not a level any signal reaches")
 
 
 def read_audio(path: str | os.PathLike, *, allow_nonfinite: bool = False) -> Audio:
@@ -83,7 +187,8 @@ def read_audio(path: str | os.PathLike, *, allow_nonfinite: bool = False) -> Aud
     ------
     AudioFileError
         Missing, unreadable, truncated or unknown-format file, or one holding
-        NaN/Inf samples (unless ``allow_nonfinite``).  The message names the file.
+        NaN/Inf samples or samples beyond +60 dBFS (unless ``allow_nonfinite``).
+        The message names the file, and the first bad sample's channel and time.
     """
     p = Path(path)
     if not p.exists():
@@ -117,7 +222,10 @@ def read_audio(path: str | os.PathLike, *, allow_nonfinite: bool = False) -> Aud
                 f"{p}: {int(bad.sum())} NaN/Inf samples (first at channel {ch + 1}, "
                 f"{idx / rate:.3f} s); expected finite audio"
             )
-    return Audio(planar, int(rate), p, info.subtype)
+        absurd = _absurd(p, planar, int(rate))
+        if absurd:
+            raise AudioFileError(absurd)
+    return Audio(planar, int(rate), p, info.subtype, wav_channel_mask(p))
 
 
 def _reason(exc: Exception) -> str:
@@ -145,17 +253,136 @@ def output_format(path: str | os.PathLike, bit_depth: str) -> tuple[str, str]:
     return fmt, subtypes[bit_depth]
 
 
+def _identity(path: str | os.PathLike) -> tuple[Path, tuple[int, int] | None]:
+    """A file's resolved path (symlinks and ``..`` followed) and, if it exists,
+    its (st_dev, st_ino): two names of one file (a hard link) share the latter."""
+    real = Path(os.path.realpath(path))
+    try:
+        st = os.stat(real)
+    except OSError:
+        return real, None
+    return real, (st.st_dev, st.st_ino)
+
+
+class FilesRead:
+    """The files one command reads, and the outputs it has claimed, so that no
+    output is ever written over any of them.
+
+    Every command that writes builds one before it writes anything: each file it
+    reads (input, stems, session, chain, device profiles, stores) goes in with
+    :meth:`read`, then each file it will write (audio, reports, plots, stores,
+    sheets) with :meth:`claim`, which refuses a file that is one of those already
+    in.  Files compare by resolved path (symlinks, ``..``) and by (st_dev,
+    st_ino), so a hard link or a second name of a file counts as that file::
+
+        files = FilesRead()
+        files.read("mix.wav", "the input file")
+        files.claim("master.wav")                 # AudioFileError if it is mix.wav
+        files.claim("master.json", "report")      # ... or mix.wav, or master.wav
+    """
+
+    def __init__(self) -> None:
+        #: (name as given, resolved path, (dev, ino) or None, role, output kind or None)
+        self._files: list[tuple[Path, Path, tuple[int, int] | None, str, str | None]] = []
+
+    def read(self, path: str | os.PathLike, role: str) -> None:
+        """Add a file the command reads; ``role`` names it in messages
+        ("the input file", "the stem file of 'drums'")."""
+        real, ino = _identity(path)
+        self._files.append((Path(path), real, ino, role, None))
+
+    def _find(self, path: str | os.PathLike):
+        real, ino = _identity(path)
+        for entry in self._files:
+            if entry[1] == real or (ino is not None and entry[2] == ino):
+                return entry
+        return None
+
+    def claim(self, dst: str | os.PathLike, what: str = "output") -> None:
+        """Add ``dst`` as a file the command writes (``what``: "output",
+        "report", "plot"...), after checking it is none of the files read or
+        claimed before (claiming the same file again as the same ``what`` is
+        allowed).
+
+        Raises
+        ------
+        AudioFileError
+            ``dst`` is a file read or another output: the message names both.
+        """
+        d = Path(dst)
+        hit = self._find(d)
+        if hit is not None:
+            given, _real, _ino, role, kind = hit
+            if kind == what:
+                return
+            alias = "" if os.path.normpath(given) == os.path.normpath(d) else f"{given}, "
+            raise AudioFileError(f"{d}: is {alias}{role}; choose another {what} name")
+        real, ino = _identity(d)
+        self._files.append((d, real, ino, f"the {what} file", what))
+
+
+def container_format(dst: str | os.PathLike, bit_depth: str, frames: int,
+                     channels: int) -> tuple[str, str]:
+    """(format, subtype) to write ``frames`` x ``channels`` into ``dst``:
+    :func:`output_format`'s, except that WAV data beyond
+    :data:`WAV_MAX_DATA_BYTES` goes into an RF64 file (a plain WAV's 32-bit sizes
+    would overflow, and readers would get the first 4 GiB only).
+
+    Raises
+    ------
+    AudioFileError
+        As :func:`output_format`; or AIFF data beyond 4 GiB (AIFF has no 64-bit form).
+    """
+    fmt, subtype = output_format(dst, bit_depth)
+    size = int(frames) * int(channels) * SAMPLE_BYTES[subtype]
+    if fmt == "WAV" and size > WAV_MAX_DATA_BYTES:
+        return "RF64", subtype
+    if fmt == "AIFF" and size > AIFF_MAX_DATA_BYTES:
+        raise AudioFileError(f"{dst}: {size / 2**30:.2f} GiB of audio; AIFF holds at most "
+                             "4 GiB: expected a .wav (RF64 beyond 4 GiB) or .flac output")
+    return fmt, subtype
+
+
+#: libsndfile's sf_command for RF64 auto-downgrade (sndfile.h)
+_SFC_RF64_AUTO_DOWNGRADE = 0x1210
+
+
+def stream_writer(path: str | os.PathLike, sample_rate: int, channels: int, fmt: str,
+                  subtype: str) -> sf.SoundFile:
+    """An open libsndfile writer for a stream of unknown length (a recording).
+
+    WAV is opened as RF64 with libsndfile's auto-downgrade
+    (``SFC_RF64_AUTO_DOWNGRADE``): a file that ends under 4 GiB is finished as a
+    plain RIFF WAV (WAVE_FORMAT_EXTENSIBLE, a JUNK chunk where the ds64 would
+    be), a longer one as RF64, whole and readable.  Call
+    :func:`finish_stream` on the file after closing it.
+    """
+    if fmt == "WAV":
+        f = sf.SoundFile(str(path), "w", samplerate=int(sample_rate), channels=channels,
+                         format="RF64", subtype=subtype)
+        # soundfile has no wrapper for this command (its private libsndfile handle
+        # is used); without it the file simply stays RF64, readable all the same
+        with suppress(AttributeError):
+            sf._snd.sf_command(f._file, _SFC_RF64_AUTO_DOWNGRADE, sf._ffi.NULL, 1)
+        return f
+    return sf.SoundFile(str(path), "w", samplerate=int(sample_rate), channels=channels,
+                        format=fmt, subtype=subtype)
+
+
+def finish_stream(path: str | os.PathLike, channels: int, channel_mask: int | None = None) -> None:
+    """After closing a :func:`stream_writer` file: give an extensible WAV the
+    layout ``channel_mask`` (default: :data:`STANDARD_MASKS`' for its channel
+    count, else none), instead of libsndfile's default (which calls 8 channels
+    FL FR FC LFE BL BR FLC FRC, 4 a quad)."""
+    mask = channel_mask if channel_mask is not None else STANDARD_MASKS.get(channels, 0)
+    set_wav_channel_mask(path, mask)
+
+
 def check_distinct(src: str | os.PathLike, dst: str | os.PathLike) -> None:
-    """Refuse to write over an input."""
-    s, d = Path(src), Path(dst)
-    same = s.resolve() == d.resolve()
-    if not same and d.exists():
-        try:
-            same = os.path.samefile(s, d)
-        except OSError:
-            same = False
-    if same:
-        raise AudioFileError(f"{d}: is the input file; choose another output name")
+    """Refuse to write over an input (a :class:`FilesRead` of one file)."""
+    files = FilesRead()
+    files.read(src, "the input file")
+    files.claim(dst)
 
 
 def check_writable(dst: str | os.PathLike) -> None:
@@ -197,30 +424,80 @@ def temp_beside(dst: Path) -> Path:
     return Path(tmp)
 
 
+#: every file this process has published (:func:`publish`), in order
+_PUBLISHED: list[Path] = []
+
+
+def published() -> list[Path]:
+    """The files this process has put in place so far, in order: what a command
+    stopped after writing some of its outputs (Ctrl-C) can name exactly."""
+    return list(_PUBLISHED)
+
+
+def _fsync_folder(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return  # a folder that cannot be opened for reading cannot be synced either
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # file systems without folder fsync (EINVAL): the rename is all there is
+    finally:
+        os.close(fd)
+
+
+def publish(tmp: str | os.PathLike, dst: str | os.PathLike) -> Path:
+    """Put a finished temporary file in place under ``dst``.
+
+    The file's data goes to disk first (fsync), then the rename over ``dst``
+    (atomic: a reader sees the old file or the new one, whole), then the folder
+    (fsync), so that after a crash or a power cut ``dst`` is either the old file
+    or the complete new one, never an empty or partial file under its name.
+    """
+    t, d = Path(tmp), Path(dst)
+    fd = os.open(t, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(t, d)
+    _PUBLISHED.append(d)
+    _fsync_folder(d.parent if str(d.parent) else Path("."))
+    return d
+
+
 @contextmanager
 def atomic_path(dst: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``dst``; rename it to ``dst`` on success,
-    delete it on any failure."""
+    """Yield a temporary path beside ``dst``; on success, :func:`publish` it
+    as ``dst`` (synced to disk, renamed); delete it on any failure."""
     d = Path(dst)
     check_writable(d)
     tmp_path = temp_beside(d)
     try:
         yield tmp_path
-        os.replace(tmp_path, d)
+        publish(tmp_path, d)
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
 
 
 def write_audio(dst: str | os.PathLike, data: np.ndarray, sample_rate: int,
-                bit_depth: str) -> None:
+                bit_depth: str, channel_mask: int | None = None) -> None:
     """Write planar audio atomically.
 
     For "16" and "24", ``data`` must already be quantised (dithered) to the grid
     ``k / 2**(bits-1)``; it is converted to integers exactly.  "32f" writes
-    float32 as is.
+    float32 as is.  WAV data beyond 4 GiB is written as RF64
+    (:func:`container_format`).  ``channel_mask`` (the input's layout) is kept
+    in a WAV: as a WAVE_FORMAT_EXTENSIBLE mask when it is not the standard
+    layout of the channel count, which a plain WAV implies.
     """
-    fmt, subtype = output_format(dst, bit_depth)
+    channels = int(data.shape[0])
+    fmt, subtype = container_format(dst, bit_depth, data.shape[1], channels)
+    standard = STANDARD_MASKS.get(channels, 0)
+    if fmt == "WAV" and channel_mask is not None and channel_mask != standard:
+        fmt = "WAVEX"
     if bit_depth == "32f":
         frames = np.ascontiguousarray(data.T, dtype=np.float32)
     else:
@@ -234,8 +511,10 @@ def write_audio(dst: str | os.PathLike, data: np.ndarray, sample_rate: int,
     try:
         with atomic_path(dst) as tmp:
             with sf.SoundFile(str(tmp), "w", samplerate=int(sample_rate),
-                              channels=data.shape[0], format=fmt, subtype=subtype) as f:
+                              channels=channels, format=fmt, subtype=subtype) as f:
                 f.write(frames)
+            if fmt in ("WAVEX", "RF64"):
+                set_wav_channel_mask(tmp, standard if channel_mask is None else channel_mask)
     except AudioFileError:
         raise
     except OSError as exc:

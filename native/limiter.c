@@ -1,4 +1,5 @@
 /* limiter.c -- lookahead brick-wall true-peak limiter (see limiter.h). */
+#include <float.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,9 @@
 #define LIM_HOLD (OB_TRUEPEAK_TAPS / 4) /* H = D / 2 */
 #define LIM_MARGIN_DB (OB_LIMITER_MARGIN_MDB * 0.001)
 #define LIM_CEILING_MS 5.0 /* time constant of the detector's ceiling */
+/* largest relative error allowed in the running sum of the attack ramp before
+ * it is taken again exactly (1e-9: 1e-8 dB, far inside the ceiling's margin) */
+#define LIM_SUM_REL_ERR 1e-9
 
 /*
  * State glossary (times in samples; n counts input samples):
@@ -23,7 +27,9 @@
  *                   required gain r over the last dq_cap samples, front =
  *                   minimum; dq_idx the sample index n of each entry
  *   avg[W + 1]      the last W + 1 sliding minima; avg_sum their sum
- *                   (re-summed exactly each time avg_pos wraps)
+ *                   (re-summed exactly each time avg_pos wraps, and whenever
+ *                   avg_err, a bound on its rounding error, passes
+ *                   LIM_SUM_REL_ERR of it)
  *   gain            gain applied to the output sample (after release)
  *   gain_min        smallest gain since the last take
  *   delay[c][N]     input delay line per channel, dpos the oldest sample
@@ -39,7 +45,7 @@ struct ob_limiter {
     int dq_cap, dq_head, dq_len;
     int64_t n;
     double *avg;
-    double avg_sum;
+    double avg_sum, avg_err;
     int avg_len, avg_pos;
     double gain, gain_min;
     float *delay;
@@ -115,6 +121,7 @@ void ob_limiter_reset(ob_limiter *st)
     for (int i = 0; i < st->avg_len; i++)
         st->avg[i] = 1.0;
     st->avg_sum = (double)st->avg_len;
+    st->avg_err = 0.0;
     st->avg_pos = 0;
     st->gain = 1.0;
     st->gain_min = 1.0;
@@ -191,15 +198,26 @@ static inline double gain_step(ob_limiter *restrict st, double p)
     st->n++;
     const double m = st->dq_val[st->dq_head];
 
-    /* attack ramp: moving average of the minima */
-    st->avg_sum += m - st->avg[st->avg_pos];
+    /* attack ramp: moving average of the minima.  The running sum adds the new
+     * minimum and drops the oldest; each step's rounding adds at most
+     * eps (|m - old| + |sum|) to its error.  When the minima fall by many
+     * orders of magnitude (a sample of 1e24 asks for r ~ 1e-24 while the 1.0s
+     * leave the window), that error would be larger than the sum itself and
+     * the gain far above what the peak needs: the sum is then taken again
+     * exactly.  Below ~90 dB of gain reduction this never happens between
+     * the regular re-sums, so ordinary output is unchanged by it. */
+    const double old = st->avg[st->avg_pos];
+    st->avg_sum += m - old;
+    st->avg_err += DBL_EPSILON * (fabs(m - old) + fabs(st->avg_sum));
     st->avg[st->avg_pos] = m;
-    if (++st->avg_pos == st->avg_len) {
-        double s = 0.0;
+    if (++st->avg_pos == st->avg_len)
         st->avg_pos = 0;
+    if (st->avg_pos == 0 || st->avg_err > LIM_SUM_REL_ERR * st->avg_sum) {
+        double s = 0.0;
         for (int i = 0; i < st->avg_len; i++)
             s += st->avg[i];
         st->avg_sum = s;
+        st->avg_err = DBL_EPSILON * st->avg_len * s;
     }
     const double a = st->avg_sum / st->avg_len;
 

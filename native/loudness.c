@@ -113,9 +113,10 @@ ob_loudness *ob_loudness_new(double fs, int nch)
         st->w[c] = 1.0;
     if (nch == 5) {
         st->w[3] = st->w[4] = 1.41;
-    } else if (nch == 6) {
+    } else if (nch == 6 || nch == 8) {
         st->w[3] = 0.0;
-        st->w[4] = st->w[5] = 1.41;
+        for (int c = 4; c < nch; c++)
+            st->w[c] = 1.41;
     }
     design(st);
     ob_loudness_reset(st);

@@ -18,7 +18,9 @@
  *            multiple of 100 Hz (22050 Hz: 10.02 ms ticks).
  *   nch      channels, 1..OB_MAX_CHANNELS.  Default weights (BS.1770 Table 3):
  *            1.0 everywhere, except nch == 5 (L R C Ls Rs): Ls, Rs = 1.41;
- *            nch == 6 (L R C LFE Ls Rs): LFE = 0.0, Ls, Rs = 1.41.
+ *            nch == 6 (L R C LFE Ls Rs): LFE = 0.0, Ls, Rs = 1.41;
+ *            nch == 8 (L R C LFE Ls Rs Lrs Rrs): LFE = 0.0, the four
+ *            surrounds 1.41.  Other layouts: ob_loudness_set_channel_weight.
  *   weight   channel weight G_i, linear power factor, 0.0..16.0.  A new weight
  *            applies from the 10 ms tick in progress on (it weights whole
  *            ticks, never part of one).

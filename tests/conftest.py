@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import subprocess
@@ -25,6 +26,54 @@ def sine(freq_hz: float, fs: float, seconds: float, peak_dbfs: float = 0.0,
     t = np.arange(n) / fs
     x = (10 ** (peak_dbfs / 20)) * np.sin(2 * np.pi * freq_hz * t + phase_rad)
     return np.ascontiguousarray(np.tile(x, (channels, 1)), dtype=np.float32)
+
+
+# ---- BS.1770-4 loudness from its definition (48 kHz), per speaker layout ----------------
+
+#: ITU-R BS.1770-4, Annex 1, Tables 1 and 2 (48 kHz)
+BS1770_STAGE1 = ([1.53512485958697, -2.69169618940638, 1.19839281085285],
+                 [1.0, -1.69065929318241, 0.73248077421585])
+BS1770_STAGE2 = ([1.0, -2.0, 1.0], [1.0, -1.99004745483398, 0.99007225036621])
+#: Table 3: Ls, Rs (and every surround at ear height)
+SURROUND_WEIGHT = 1.41
+_S = SURROUND_WEIGHT
+#: WAVE_FORMAT_EXTENSIBLE channel mask -> the weights Table 3 gives its channels,
+#: written out by hand
+BS1770_LAYOUTS = {
+    0x3F: [1, 1, 1, 0, _S, _S],              # 5.1: FL FR FC LFE BL BR
+    0x60F: [1, 1, 1, 0, _S, _S],             # 5.1(side): FL FR FC LFE SL SR
+    0x37: [1, 1, 1, _S, _S],                 # 5.0: FL FR FC BL BR
+    0x607: [1, 1, 1, _S, _S],                # 5.0(side)
+    0x63F: [1, 1, 1, 0, _S, _S, _S, _S],     # 7.1: FL FR FC LFE BL BR SL SR
+    0xFF: [1, 1, 1, 0, _S, _S, 1, 1],        # 7.1(wide): ... FLC FRC (front, 1.0)
+    0x707: [1, 1, 1, _S, _S, _S],            # 6.0: FL FR FC BC SL SR (no LFE)
+    0x33: [1, 1, _S, _S],                    # quad: FL FR BL BR
+    0x3: [1, 1],
+    0x4: [1],
+}
+
+
+def bs1770_reference_lufs(x: np.ndarray, weights: list[float], fs: int = 48000) -> float:
+    """Integrated loudness of planar ``x`` at 48 kHz from the definition: the
+    published K-weighting, 400 ms blocks with 75 % overlap, gates -70 LUFS
+    and -10 LU, channel ``weights``."""
+    from scipy import signal
+
+    assert fs == 48000, "the published coefficients are for 48 kHz"
+    y = signal.lfilter(*BS1770_STAGE2,
+                       signal.lfilter(*BS1770_STAGE1, x.astype(np.float64), axis=-1), axis=-1)
+    block, step = int(0.4 * fs), int(0.1 * fs)
+    starts = range(0, y.shape[1] - block + 1, step)
+    z = np.array([np.asarray(weights, float) @ np.mean(y[:, s:s + block] ** 2, axis=1)
+                  for s in starts])
+    with np.errstate(divide="ignore"):
+        lk = -0.691 + 10 * np.log10(z)
+    z = z[lk >= -70.0]
+    if z.size == 0:
+        return -math.inf
+    gate = -0.691 + 10 * np.log10(z.mean()) - 10.0
+    z = z[-0.691 + 10 * np.log10(z) > gate]
+    return float(-0.691 + 10 * np.log10(z.mean()))
 
 
 class Toml(str):

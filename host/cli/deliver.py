@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from host.cli.args import finite_float
 from host.errors import OutboardError
 from host.model.release import preset_table
 from host.offline.batch import DEFAULT_PRESETS, plan, run_jobs
@@ -28,7 +29,8 @@ def cmd_deliver(args) -> int:
                             "--list shows the presets")
     if args.jobs is not None and args.jobs < 1:
         raise OutboardError(f"--jobs: expected a number of processes >= 1, got {args.jobs}")
-    jobs = plan(args.sources, args.preset, args.out)
+    jobs = plan(args.sources, args.preset, args.out, report=not args.no_report,
+                max_limiting_db=args.max_limiting_db)
     t0 = time.monotonic()
     results = run_jobs(jobs, args.jobs, report=not args.no_report, show=not args.quiet)
     failed = [(j, e) for j, s, e in results if e is not None]
@@ -37,7 +39,7 @@ def cmd_deliver(args) -> int:
         from rich.table import Table
 
         notes = any(s and s["note"] for _, s, _e in results)
-        t = Table("file", "integrated LUFS", "true peak dBTP", "format",
+        t = Table("file", "integrated LUFS", "true peak dBTP", "limiting", "format",
                   *(["note"] if notes else []),
                   title=f"{len(results) - len(failed)} of {len(results)} deliverables in "
                   f"{time.monotonic() - t0:.1f} s (measured on the files written)")
@@ -45,8 +47,10 @@ def cmd_deliver(args) -> int:
             if s is None:
                 continue
             bits = "32-bit float" if s["bit_depth"] == "32f" else f"{s['bit_depth']}-bit"
+            lim = "-" if not s["limiter"] else f"{s['max_limiting_db']:.1f} dB" + (
+                " (!)" if s["limiting_warning"] else "")
             t.add_row(Path(s["file"]).name, _fmt(s["integrated_lufs"], ""),
-                      _fmt(s["true_peak_dbtp"], ""),
+                      _fmt(s["true_peak_dbtp"], ""), lim,
                       f"{s['sample_rate'] / 1000:g} kHz {bits} {s['format'].upper()}",
                       *([s["note"] or ""] if notes else []))
         Console().print(t)
@@ -54,6 +58,12 @@ def cmd_deliver(args) -> int:
         if folders:
             print(f"in {', '.join(folders)}"
                   + ("" if args.no_report else " (each with its report: .json and .png)"))
+    for _j, s, _e in results:
+        if s is not None and s["limiting_warning"]:
+            print(f"outboard: warning: {s['file']}: {s['max_limiting_db']:.1f} dB of limiting, "
+                  f"over the {s['limiting_warning_db']:g} dB warning threshold "
+                  "(--max-limiting-db): expect audible distortion; a lower loudness target "
+                  "limits less", file=sys.stderr)
     for _, e in failed:
         print(f"outboard: error: {e}", file=sys.stderr)
     return 1 if failed else 0
@@ -74,6 +84,10 @@ def add_parser(sub) -> None:
     p.add_argument("--jobs", "-j", type=int, metavar="N",
                    help="worker processes (default: one per core)")
     p.add_argument("--no-report", action="store_true", help="no JSON/PNG reports")
+    p.add_argument("--max-limiting-db", type=finite_float("dB"), metavar="DB",
+                   help="warn about a deliverable whose limiter takes more than this, dB "
+                   "of gain reduction, 0..60 (default: each deliverable's "
+                   "max_limiting_db, else 6)")
     p.add_argument("--list", action="store_true", help="list the presets and exit")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress, no table")
     p.set_defaults(func=cmd_deliver)

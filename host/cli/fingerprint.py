@@ -95,6 +95,12 @@ def cmd_fingerprint(args: argparse.Namespace,
 
     session = load_session(args.session)
     as_json = getattr(args, "json", False)
+    if not getattr(args, "check", False):  # the store: no file the session reads
+        from host.audiofile import check_writable
+        from host.model.session import files_read
+
+        files_read(session).claim(store_path(session.path), "fingerprint store")
+        check_writable(store_path(session.path))
     if getattr(args, "check", False):
         report = check_session(session, say, before,
                                tolerance_db=getattr(args, "tolerance_db", None) or TOLERANCE_DB)

@@ -18,9 +18,9 @@ PROGRESS_MIN_S = 5.0
 
 
 def cmd_master(args: argparse.Namespace) -> int:
-    from host.audiofile import atomic_path, check_writable
+    from host.audiofile import FilesRead, atomic_path, check_writable, published
     from host.model.config import default_chain
-    from host.model.release import MasterSettings
+    from host.model.release import DEFAULT_MAX_LIMITING_DB, MasterSettings
     from host.model.session import load_chain
     from host.offline.render import master, overall_fraction
 
@@ -33,13 +33,29 @@ def cmd_master(args: argparse.Namespace) -> int:
         bit_depth=args.bit_depth or m.get("bit_depth", "24"),
         sample_rate=args.sample_rate or m.get("sample_rate"),
         dither=m.get("dither", "wannamaker9"),
+        max_limiting_db=args.max_limiting_db if args.max_limiting_db is not None
+        else m.get("max_limiting_db", DEFAULT_MAX_LIMITING_DB),
     )
     for flag, key in (("--target-lufs", "target_lufs"), ("--ceiling-dbtp", "ceiling_dbtp"),
-                      ("--sample-rate", "sample_rate")):
+                      ("--sample-rate", "sample_rate"), ("--max-limiting-db", "max_limiting_db")):
         p, v = MASTER[key], getattr(settings, key)
         if v is not None and not p.lo <= v <= p.hi:
             raise OutboardError(f"{flag}: expected {p.lo:g}..{p.hi:g} {p.unit}, got {v:g}")
+    # every output is checked against every file read (and the other outputs) now,
+    # before any work: symlinks, hard links and .. included
+    files = FilesRead()
+    files.read(args.input, "the input file")
+    if args.chain:
+        files.read(args.chain, "the chain file")
+    files.claim(args.output)
+    png = None
     if args.report:
+        if args.report.suffix.lower() != ".json":
+            raise OutboardError(f"--report: expected a .json file (its plots go beside it "
+                                f"as .png), got {str(args.report)!r}")
+        png = args.report.with_suffix(".png")
+        files.claim(args.report, "report")
+        files.claim(png, "report's plot")
         check_writable(args.report)
 
     import soundfile as sf
@@ -49,33 +65,47 @@ def cmd_master(args: argparse.Namespace) -> int:
     except Exception:  # noqa: BLE001 - read_audio gives the real message below
         long_file = False
     show = long_file and not args.quiet
-    if show:
-        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+    before = len(published())
+    try:
+        if show:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-        bar = Progress(TextColumn("{task.description:<10}"), BarColumn(),
-                       TextColumn("{task.percentage:>3.0f}%"), TimeRemainingColumn(),
-                       transient=True)
-        task = bar.add_task("master", total=1.0)
+            bar = Progress(TextColumn("{task.description:<10}"), BarColumn(),
+                           TextColumn("{task.percentage:>3.0f}%"), TimeRemainingColumn(),
+                           transient=True)
+            task = bar.add_task("master", total=1.0)
 
-        def progress(stage: str, frac: float) -> None:
-            bar.update(task, completed=overall_fraction(stage, frac), description=stage)
+            def progress(stage: str, frac: float) -> None:
+                bar.update(task, completed=overall_fraction(stage, frac), description=stage)
 
-        with bar:
-            result = master(args.input, args.output, config, settings, progress)
-    else:
-        result = master(args.input, args.output, config, settings)
-    report = result.report()
-    if args.report:
-        with atomic_path(args.report) as tmp:
-            tmp.write_text(json.dumps(report, indent=2) + "\n")
-        from host.offline.report import measure_program, plot_report
+            with bar:
+                result = master(args.input, args.output, config, settings, progress,
+                                files=files)
+        else:
+            result = master(args.input, args.output, config, settings, files=files)
+        report = result.report()
+        if args.report:
+            with atomic_path(args.report) as tmp:
+                tmp.write_text(json.dumps(report, indent=2) + "\n")
+            from host.offline.report import measure_program, plot_report
 
-        out = result.written
-        rep = measure_program(out.data, out.sample_rate, ceiling_dbtp=settings.ceiling_dbtp,
-                              gain_reduction=result.gr_traces or None)
-        if settings.target_lufs is not None:
-            rep["target_lufs"] = settings.target_lufs
-        plot_report(rep, args.report.with_suffix(".png"), f"{result.output.name} (master)")
+            out = result.written
+            rep = measure_program(out.data, out.sample_rate,
+                                  ceiling_dbtp=settings.ceiling_dbtp,
+                                  gain_reduction=result.gr_traces or None,
+                                  channel_mask=out.channel_mask)
+            if settings.target_lufs is not None:
+                rep["target_lufs"] = settings.target_lufs
+            plot_report(rep, png, f"{result.output.name} (master)")
+    except KeyboardInterrupt:
+        wrote = published()[before:]
+        if not wrote:
+            raise  # nothing was written: host.cli says so
+        missing = [str(p) for p in (args.output, args.report, png)
+                   if p is not None and p not in wrote]
+        print(f"outboard: interrupted; wrote {', '.join(map(str, wrote))}"
+              + (f"; not written: {', '.join(missing)}" if missing else ""), file=sys.stderr)
+        return 130
     if not args.quiet:
         o = result.output_analysis
         print(f"wrote {result.output}: {_fmt(o['integrated_lufs'], 'LUFS')} integrated, "
@@ -100,7 +130,10 @@ def add_parser(sub) -> None:
                    "-20..0 (default -1)")
     m.add_argument("--bit-depth", choices=["16", "24", "32f"], help="default 24")
     m.add_argument("--sample-rate", type=int, help="output rate in Hz (soxr VHQ)")
-    m.add_argument("--report", type=Path, help="write a JSON report here (and its plots "
-                   "beside it, as .png)")
+    m.add_argument("--report", type=Path, metavar="FILE.json", help="write a JSON report "
+                   "here (and its plots beside it, as .png)")
+    m.add_argument("--max-limiting-db", type=finite_float("dB"), metavar="DB",
+                   help="warn when the limiter takes more than this, dB of gain reduction, "
+                   "0..60 (default: the chain file's [master] value, else 6)")
     m.add_argument("-q", "--quiet", action="store_true", help="no progress, no summary")
     m.set_defaults(func=cmd_master)

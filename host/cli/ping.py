@@ -18,15 +18,20 @@ from host.errors import OutboardError
 
 
 def cmd_ping(args) -> int:
-    from host.gear.inserts import save_measurement
+    from host.audiofile import check_writable
+    from host.gear.inserts import save_measurement, store_path
     from host.live.stream import SessionStream
-    from host.model.session import load_session
+    from host.model.session import files_read, load_session
 
     session = load_session(args.session)
     hw = [i.name for i in session.chain.inserts if i.kind == "hardware"]
     if not hw:
         raise OutboardError(f"{args.session}: has no hardware insert (kind = \"hardware\") "
                             "to ping")
+    if args.save:  # the store may be no file the session reads, checked before measuring
+        store = store_path(session.path)
+        files_read(session).claim(store, "measurement store")
+        check_writable(store)
     names = hw if args.insert is None else [args.insert]
     results = []
     with SessionStream(session, "playback", False) as ss:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from host.live.printing import DEFAULT_POST_ROLL_S, DEFAULT_PRE_ROLL_S, FAULTS, print_session
+from host.live.printing import DEFAULT_POST_ROLL_S, DEFAULT_PRE_ROLL_S, print_session
 
 
 def cmd_print(args) -> int:
@@ -41,17 +41,8 @@ def cmd_print(args) -> int:
     if res.report_paths:
         print(f"report {res.report_paths[0]} and {res.report_paths[1]}")
     if not res.clean:
-        pr = res.report["print"] if res.report else {}
-        xr = pr.get("xruns", {}).get("at_s", [])
-        what = []
-        if xr:
-            what.append(f"{len(xr)} xrun{'s' if len(xr) > 1 else ''} at "
-                        + ", ".join(f"{t:.2f} s" for t in xr))
-        for e in pr.get("events", []):
-            if e["type"] != "xrun" and e["type"] in FAULTS:
-                where = f" in {e['insert']}" if e["insert"] else ""
-                what.append(f"{e['type'].replace('_', ' ')}{where} at {e['time_s']:.2f} s")
-        print("outboard: the print is NOT clean (" + "; ".join(what or ["see the report"])
+        print("outboard: the print is NOT clean ("
+              + "; ".join(res.not_clean_because or ["see the report"])
               + "); marked in the report: print it again", file=err)
         return EXIT_NOT_CLEAN
     return 0
@@ -92,7 +83,8 @@ EXIT_NOT_CLEAN = 4
 #: `outboard print --help` says what its exit code means
 EXIT_CODES = """exit codes:
   0    printed, clean
-  4    printed, but an xrun or a gear fault touched it (see NAME.json)
+  4    printed, but an xrun or a gear fault touched it, or a unit was not
+       recalled (see NAME.json: "not_clean_because")
   3    the audio server went away (what was printed is kept as NAME.incomplete.EXT)
   1    another fault: gear lost with on_return_lost = "stop", disk full (kept the same way)
   2    bad input (one line names the file or key)

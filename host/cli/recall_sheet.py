@@ -13,7 +13,7 @@ from host.gear.recall_sheet import write_sheet
 def cmd_recall_sheet(args: argparse.Namespace) -> int:
     """``outboard recall-sheet SESSION --out FILE.html [--png FILE.png | --no-png]
     [--snapshot NAME]``: the PNG goes beside the HTML (same stem) unless told."""
-    from host.model.session import load_session
+    from host.model.session import files_read, load_session
 
     out = Path(args.out)
     if out.suffix.lower() not in (".html", ".htm"):
@@ -23,6 +23,10 @@ def cmd_recall_sheet(args: argparse.Namespace) -> int:
     if png is not None and png.suffix.lower() != ".png":
         raise OutboardError(f"--png: expected a .png file, got {str(png)!r}")
     session = load_session(args.session)
+    files = files_read(session)  # the sheet and its picture: no file the session reads
+    files.claim(out, "sheet")
+    if png is not None:
+        files.claim(png, "sheet's picture")
     for p in write_sheet(session, out, png, getattr(args, "snapshot", None)):
         print(f"wrote {p}")
     return 0

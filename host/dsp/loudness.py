@@ -4,6 +4,12 @@ Momentary (400 ms), short-term (3 s), integrated (gated, -70 LUFS absolute and
 -10 LU relative), loudness range (EBU Tech 3342) and sample peak, measured in
 one streaming pass with bounded memory.  True peak is measured elsewhere
 (``native/truepeak.c``).
+
+Channel weights (BS.1770-4 Table 3) follow the speaker layout: a WAV's
+WAVE_FORMAT_EXTENSIBLE channel mask when it has one (:func:`channel_weights`),
+else the standard layout of the channel count (5: L R C Ls Rs; 6: L R C LFE
+Ls Rs; 8: L R C LFE Ls Rs Lrs Rrs).  L, R, C and the other front channels
+weigh 1.0, surrounds (side and back) 1.41, the LFE 0 (it is not measured).
 """
 
 from __future__ import annotations
@@ -13,12 +19,44 @@ import weakref
 import numpy as np
 
 from host._ffi import ChannelPointers, check, ffi, lib, planar
+from host.audiofile import SPEAKERS, STANDARD_MASKS
 
 FS_MIN_HZ = 8000.0
 FS_MAX_HZ = 768000.0
 WEIGHT_MAX = 16.0
 HOP_S = 0.1
 TICK_S = 0.01
+#: BS.1770 weight of each speaker position of a channel mask: the LFE is left out,
+#: surrounds (side and back, at ear height) weigh +1.5 dB; everything else 1.0
+SURROUND_WEIGHT = 1.41
+POSITION_WEIGHTS = {"LFE": 0.0, "BL": SURROUND_WEIGHT, "BR": SURROUND_WEIGHT,
+                    "BC": SURROUND_WEIGHT, "SL": SURROUND_WEIGHT, "SR": SURROUND_WEIGHT}
+
+
+def channel_weights(channels: int, channel_mask: int | None = None) -> list[float]:
+    """BS.1770 weights G_i of ``channels`` channels laid out as ``channel_mask``.
+
+    Parameters
+    ----------
+    channels : int
+        Channel count, 1..64.
+    channel_mask : int, optional
+        WAVE_FORMAT_EXTENSIBLE dwChannelMask (host.audiofile.SPEAKERS: bit k is
+        speaker k; the channels are the set bits in order).  None or 0: the
+        standard layout of the count (host.audiofile.STANDARD_MASKS), or every
+        channel 1.0 for a count without one.  Channels beyond the mask's bits
+        have no position and weigh 1.0.
+
+    Returns
+    -------
+    list of float
+        One linear power weight per channel: 1.0 (front), 1.41 (side and back
+        surrounds), 0.0 (LFE).
+    """
+    mask = channel_mask or STANDARD_MASKS.get(channels, 0)
+    positions = [name for k, name in enumerate(SPEAKERS) if mask >> k & 1][:channels]
+    return [POSITION_WEIGHTS.get(name, 1.0) for name in positions] + \
+        [1.0] * (channels - len(positions))
 
 
 def _channels_arg(channels: int) -> int:
@@ -51,7 +89,11 @@ class LoudnessMeter:
         integrated loudness and the S values of LRA step by 100 ms.
     channels : int
         1..64.  Weights default to 1.0, except 5 channels (L R C Ls Rs):
-        Ls, Rs = 1.41, and 6 channels (L R C LFE Ls Rs): LFE = 0, Ls, Rs = 1.41.
+        Ls, Rs = 1.41, 6 channels (L R C LFE Ls Rs): LFE = 0, Ls, Rs = 1.41,
+        and 8 channels (L R C LFE Ls Rs Lrs Rrs): LFE = 0, surrounds 1.41.
+    channel_mask : int, optional
+        The layout of a file's channels (its WAVE_FORMAT_EXTENSIBLE mask): the
+        weights are then :func:`channel_weights` of it.
 
     Notes
     -----
@@ -65,7 +107,7 @@ class LoudnessMeter:
     ``native/loudness.h``).
     """
 
-    def __init__(self, fs: float, channels: int):
+    def __init__(self, fs: float, channels: int, channel_mask: int | None = None):
         self.fs = _fs_arg(fs)
         self.channels = _channels_arg(channels)
         st = lib.ob_loudness_new(self.fs, self.channels)
@@ -74,6 +116,9 @@ class LoudnessMeter:
         self._st = st
         self._fin = weakref.finalize(self, lib.ob_loudness_free, st)
         self._reading = ffi.new("ob_loudness_reading *")
+        if channel_mask:
+            for c, w in enumerate(channel_weights(self.channels, channel_mask)):
+                self.set_channel_weight(c, w)
 
     # -- feeding -----------------------------------------------------------------
     def process(self, audio: np.ndarray) -> None:
@@ -289,16 +334,18 @@ def loudness_history(audio: np.ndarray, fs: float, hop_s: float = HOP_S,
     return {"time_s": t, "momentary_lufs": m, "short_term_lufs": s, "integrated_lufs": i_run}
 
 
-def integrated_loudness(audio: np.ndarray, fs: float) -> float:
+def integrated_loudness(audio: np.ndarray, fs: float, channel_mask: int | None = None) -> float:
     """Gated integrated loudness (BS.1770-4) of a whole signal, LUFS.
 
     Parameters
     ----------
     audio : np.ndarray
         Planar (channels, frames), or 1-D for mono; full scale 1.0.  Channel
-        weights follow :class:`LoudnessMeter` (5 and 6 channel layouts).
+        weights follow :class:`LoudnessMeter` (5, 6 and 8 channel layouts).
     fs : float
         Sample rate in Hz, 8000..768000.
+    channel_mask : int, optional
+        The channels' layout (a WAV's channel mask, :func:`channel_weights`).
 
     Returns
     -------
@@ -307,6 +354,6 @@ def integrated_loudness(audio: np.ndarray, fs: float) -> float:
         the -70 LUFS gate.
     """
     a = _as_planar(audio)
-    meter = LoudnessMeter(fs, a.shape[0])
+    meter = LoudnessMeter(fs, a.shape[0], channel_mask)
     meter.process(a)
     return meter.integrated_lufs

@@ -21,19 +21,28 @@ Beside the print go ``NAME.json`` and ``NAME.png``: the print's report (input or
 stems, device, inserts' round trips, recall, xruns with their time in the
 program, events such as gear faults, and the program's loudness, true peak,
 spectrum, correlation and gain reduction over time).  A print with an xrun or a
-gear fault is marked ``"clean": false``; ``outboard print`` then exits 4.
+gear fault, or whose gear was not recalled (a unit's MIDI port missing or gone:
+its knobs are wherever they were), is marked ``"clean": false`` with the
+reasons in ``"not_clean_because"``; ``outboard print`` then exits 4.
 """
 
 from __future__ import annotations
 
 import math
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from host.audiofile import read_audio
+from host.audiofile import container_format, read_audio
 from host.errors import OutboardError
-from host.live.run import check_record_path, program_source, stream_session
+from host.live.recorder import RECORD_DEPTH
+from host.live.run import (
+    check_record_path,
+    incomplete_path,
+    program_source,
+    session_files,
+    stream_session,
+)
 from host.model.session import load_session
 from host.offline.report import measure_program, report_paths, write_report
 
@@ -53,6 +62,8 @@ class PrintResult:
     run: object                  # host.live.run.RunResult
     report: dict | None
     report_paths: tuple[Path, Path] | None
+    #: why the print is not clean (xruns, gear faults, units not recalled); [] if clean
+    not_clean_because: list[str] = field(default_factory=list)
 
 
 def _check_roll(name: str, v: float) -> float:
@@ -105,14 +116,21 @@ def print_session(session_path: Path, output: Path | None = None,
     if input_path is None and not getattr(session, "stems", None):
         raise OutboardError(f"{session_path}: nothing to print: give --input MIX "
                             "(or [[stems]] in the session)")
-    check_record_path(output, input_path)
-    for p in report_paths(output):
-        if input_path is not None and p.resolve() == Path(input_path).resolve():
-            raise OutboardError(f"{p}: the print's report would overwrite the input")
+    # the print, what a fault keeps (NAME.incomplete.EXT) and their reports: none of
+    # them may be a file the print reads (input, stems, session, profiles, store)
+    files = session_files(session, input_path)
+    check_record_path(output, files, "print")
+    check_record_path(incomplete_path(output), files, "incomplete print")
+    for kept in (output, incomplete_path(output)):
+        for r, what in zip(report_paths(kept), ("report", "report's plot"), strict=True):
+            files.claim(r, what)
     program, source = program_source(session, input_path, say)
     if len(program) == 0:
         raise OutboardError(f"{input_path or session_path}: the program is empty")
     fs = session.interface.sample_rate
+    # an AIFF print that would pass 4 GiB is refused now, not cut short hours in
+    container_format(output, RECORD_DEPTH.get(output.suffix.lower(), "32f"),
+                     len(program) + int(round(post_roll_s * fs)), program.shape[1])
     title = f"print {output.name}  ({Path(session.path).name}, {fs} Hz)"
     result = stream_session(session, program, output, view=view, say=say, recall=recall,
                             snapshot=snapshot, pre_roll_s=pre_roll_s, post_roll_s=post_roll_s,
@@ -121,12 +139,14 @@ def print_session(session_path: Path, output: Path | None = None,
         and result.recording == output
     # what happened to the printed part (an xrun in the pre-roll is reported, not counted)
     faults = [e for e in result.events if e["type"] in FAULTS and e["time_s"] >= 0]
-    clean = complete and not faults
+    why = not_clean_because(result, faults)
+    clean = complete and not why
     rep = paths = None
     if report and result.recording is not None:
         rep = print_report(session, result, source, program_frames=len(program),
                            pre_roll_s=pre_roll_s, post_roll_s=post_roll_s, complete=complete,
                            clean=clean)
+        rep["print"]["not_clean_because"] = why
         paths = report_paths(result.recording)
 
         try:  # a full disk that cut the print short has no room for its report either
@@ -136,7 +156,27 @@ def print_session(session_path: Path, output: Path | None = None,
                 f"{exc.strerror or exc}" if isinstance(exc, OSError)
                 else f"the print's report could not be written: {exc}")  # names the file
             paths = None
-    return PrintResult(result.recording, complete, clean, result, rep, paths)
+    return PrintResult(result.recording, complete, clean, result, rep, paths, why)
+
+
+def not_clean_because(run, faults: list[dict]) -> list[str]:
+    """What makes a print not clean, one phrase each: its xruns, the gear faults
+    in it (``faults``: engine events of FAULTS in the program), and every unit
+    the recall did not reach (the print is then not of the session's settings)."""
+    why = []
+    xr = [e["time_s"] for e in faults if e["type"] == "xrun"]
+    if xr:
+        why.append(f"{len(xr)} xrun{'s' if len(xr) > 1 else ''} at "
+                   + ", ".join(f"{t:.2f} s" for t in xr))
+    for e in faults:
+        if e["type"] != "xrun":
+            where = f" in {e['insert']}" if e.get("insert") else ""
+            why.append(f"{e['type'].replace('_', ' ')}{where} at {e['time_s']:.2f} s")
+    for u in (run.recall or {}).get("units", []):
+        if not u["recalled"]:
+            why.append(f"insert {u['insert']} not recalled ({u['error']}): its settings "
+                       "are not the session's")
+    return why
 
 
 def print_report(session, run, source: dict, *, program_frames: int, pre_roll_s: float,
@@ -155,7 +195,7 @@ def print_report(session, run, source: dict, *, program_frames: int, pre_roll_s:
     limiters = [i for i in session.chain.inserts if i.kind == "limiter" and not i.bypass]
     ceiling = limiters[-1].params.get("ceiling_dbtp") if limiters else None
     rep = measure_program(audio.data, audio.sample_rate, ceiling_dbtp=ceiling,
-                          gain_reduction=gr or None)
+                          gain_reduction=gr or None, channel_mask=audio.channel_mask)
     m = run.meters
     in_file = [t for t in run.xruns_s if t >= 0]
     rep["print"] = {

@@ -4,9 +4,15 @@
 record ring), drops the first ``skip_frames`` (the chain's latency, so the file
 lines up with the program), and writes them to a temporary file beside the
 target.  ``close()`` finishes the file (a valid WAV/FLAC/AIFF whatever
-stopped the stream: end of program, --duration, Ctrl-C) and renames it into
-place; ``abort()`` deletes it.  Not real-time code: it runs beside the audio
-thread and never touches it except through the ring.
+stopped the stream: end of program, --duration, Ctrl-C), syncs it to disk and
+renames it into place; ``abort()`` deletes it.  Not real-time code: it runs
+beside the audio thread and never touches it except through the ring.
+
+The length of a recording is not known in advance, and a 32-bit float stereo
+stream passes 4 GiB after 3.1 hours at 48 kHz: a WAV is written as RF64, which
+libsndfile finishes as a plain WAV when it stays under 4 GiB
+(host.audiofile.stream_writer).  AIFF has no 64-bit form: an AIFF recording
+stops at 4 GiB, kept whole, with an error that says why.
 """
 
 from __future__ import annotations
@@ -19,7 +25,16 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from host.audiofile import check_writable, output_format, temp_beside
+from host.audiofile import (
+    AIFF_MAX_DATA_BYTES,
+    SAMPLE_BYTES,
+    check_writable,
+    finish_stream,
+    output_format,
+    publish,
+    stream_writer,
+    temp_beside,
+)
 from host.errors import AudioFileError
 
 #: what a recording is stored as, by extension (the stream is float32)
@@ -57,6 +72,9 @@ class Recorder:
         Frames to keep at most (the program's length, so the file ends with it).
     """
 
+    #: frames asked of ``pull`` at a time (at most)
+    PULL_FRAMES = 8192
+
     def __init__(self, path: Path, sample_rate: int, channels: int,
                  pull: Callable[[int], np.ndarray],
                  skip_frames: int | Callable[[], int | None] = 0,
@@ -67,8 +85,11 @@ class Recorder:
         self._format = (fmt, subtype)
         check_writable(self.path)
         self.tmp = temp_beside(self.path)
-        self.file = sf.SoundFile(str(self.tmp), "w", samplerate=sample_rate, channels=channels,
-                                 format=fmt, subtype=subtype)
+        self.file = stream_writer(self.tmp, sample_rate, channels, fmt, subtype)
+        self.channels = channels
+        #: frames an AIFF can hold (32-bit sizes); None: no limit (WAV is RF64 beyond)
+        self.max_frames = (AIFF_MAX_DATA_BYTES // (channels * SAMPLE_BYTES[subtype])
+                           if fmt == "AIFF" else None)
         self.pull = pull
         self.skip: int | None = skip_frames if isinstance(skip_frames, int) else None
         self._skip_fn = None if isinstance(skip_frames, int) else skip_frames
@@ -88,7 +109,7 @@ class Recorder:
             self.skip = self._skip_fn()
             if self.skip is None:
                 return 0
-        block = self.pull(8192)
+        block = self.pull(self.PULL_FRAMES)
         n = len(block)
         if n == 0:
             return 0
@@ -98,6 +119,10 @@ class Recorder:
             self.skip -= drop
         if self.limit is not None:
             block = block[:max(0, self.limit - self.frames_written)]
+        full = self.max_frames is not None and \
+            self.frames_written + len(block) > self.max_frames
+        if full:
+            block = block[:max(0, self.max_frames - self.frames_written)]
         if len(block) and self.error is None:
             try:
                 self.file.write(block)
@@ -107,6 +132,9 @@ class Recorder:
                 if _disk_full(self.tmp):
                     why = "the disk is full"
                 self.error = f"{self.path}: recording stopped: {why}"
+        if full and self.error is None:
+            self.error = (f"{self.path}: recording stopped at 4 GiB, the most an AIFF file "
+                          "holds; record to .wav (RF64 beyond 4 GiB) or .flac")
         return n
 
     def _run(self) -> None:
@@ -132,8 +160,27 @@ class Recorder:
         if self.error:
             self.kept = self._keep()
             raise AudioFileError(self.error)
-        os.replace(self.tmp, self.path)
+        try:
+            finish_stream(self.tmp, self.channels)
+            publish(self.tmp, self.path)
+        except OSError as exc:  # the last writes or the sync failed: disk full, I/O error
+            self.error = f"{self.path}: recording could not be finished: " \
+                f"{exc.strerror or exc}"
+            self.kept = self._keep()
+            raise AudioFileError(self.error) from None
         self.kept = self.path
+        return self.path
+
+    def _publish(self) -> Path | None:
+        """Finish the header, sync and rename into place; None (the temporary
+        file removed) if even that fails."""
+        try:
+            finish_stream(self.tmp, self.channels)
+            publish(self.tmp, self.path)
+        except OSError:
+            self.tmp.unlink(missing_ok=True)
+            self.frames_written = 0
+            return None
         return self.path
 
     def _keep(self) -> Path | None:
@@ -150,10 +197,9 @@ class Recorder:
             frames = sf.info(str(self.tmp)).frames
         except (OSError, RuntimeError):
             frames = -1
-        if 0 <= frames <= self.frames_written + 8192:  # a header that tells the truth
+        if 0 <= frames <= self.frames_written + self.PULL_FRAMES:  # a header that tells the truth
             self.frames_written = frames  # what the file really holds
-            os.replace(self.tmp, self.path)
-            return self.path
+            return self._publish()
         blocks = []
         try:
             with sf.SoundFile(str(self.tmp)) as f:
@@ -176,8 +222,7 @@ class Recorder:
             self.tmp.unlink(missing_ok=True)
             return None
         self.frames_written = len(data)
-        os.replace(self.tmp, self.path)
-        return self.path
+        return self._publish()
 
     def abort(self) -> None:
         self._stop.set()

@@ -24,14 +24,15 @@ from pathlib import Path
 
 import numpy as np
 
-from host.audiofile import check_distinct, check_writable, output_format, read_audio
+from host.audiofile import FilesRead, check_writable, output_format, read_audio
 from host.errors import OutboardError
+from host.gear.inserts import store_path
 from host.live.device import short_hostapi
 from host.live.live_view import render
 from host.live.recorder import Recorder
 from host.live.stream import SessionStream
 from host.midi.recall import recall_session, units
-from host.model.session import load_session
+from host.model.session import files_read, load_session
 from host.offline.stems import mix_stems
 
 FEED_FRAMES = 8192
@@ -99,11 +100,21 @@ def program_source(session, input_path: Path | None, say) -> tuple[np.ndarray | 
     return None, {"input": "live"}
 
 
-def check_record_path(record_path: Path, input_path: Path | None) -> None:
-    """One line now, not after the stream: the recording's format and folder."""
-
+def session_files(session, input_path: Path | None) -> FilesRead:
+    """Every file streaming ``session`` reads (host.audiofile.FilesRead): the
+    session, its stems and device profiles, the input mix, the measurement store."""
+    files = files_read(session)
     if input_path is not None:
-        check_distinct(input_path, record_path)
+        files.read(input_path, "the input file")
+    files.read(store_path(session.path), "the session's measurement store")
+    return files
+
+
+def check_record_path(record_path: Path, files: FilesRead, what: str = "recording") -> None:
+    """One line now, not after the stream: the recording's format and folder,
+    and that it is none of the files read (``files``) nor another output."""
+
+    files.claim(record_path, what)
     output_format(record_path, "32f" if record_path.suffix.lower() != ".flac" else "24")
     check_writable(record_path)
 
@@ -121,7 +132,7 @@ def run_session(session_path: Path, input_path: Path | None = None,
     if duration_s is not None and not (duration_s > 0 and math.isfinite(duration_s)):
         raise OutboardError(f"--duration: expected a positive number of seconds, got {duration_s}")
     if record_path is not None:
-        check_record_path(record_path, input_path)
+        check_record_path(record_path, session_files(session, input_path))
     program, _ = program_source(session, input_path, say)
     return stream_session(session, program, record_path, duration_s=duration_s, view=view,
                           say=say, recall=recall, snapshot=snapshot)

@@ -360,6 +360,15 @@ def _parameter(ctx: _Ctx, name: str, d: Any, prof: dict[str, Any]) -> Parameter:
     return Parameter(**{**p.__dict__, "default": default, "detents": detents})
 
 
+def profile_path(name_or_path: str | Path) -> Path:
+    """The file of a profile: ``devices/NAME.toml`` for a profile id, else the path
+    given (a ``.toml`` file, or anything with a ``/``)."""
+    s = str(name_or_path)
+    if s.endswith(".toml") or "/" in s or isinstance(name_or_path, Path):
+        return Path(name_or_path)
+    return DEVICES_DIR / f"{s}.toml"
+
+
 def load_profile(name_or_path: str | Path) -> DeviceProfile:
     """Load a device profile.
 
@@ -376,10 +385,7 @@ def load_profile(name_or_path: str | Path) -> DeviceProfile:
         that does not validate (the message names the file and the key).
     """
     s = str(name_or_path)
-    if s.endswith(".toml") or "/" in s or isinstance(name_or_path, Path):
-        path = Path(name_or_path)
-    else:
-        path = DEVICES_DIR / f"{s}.toml"
+    path = profile_path(name_or_path)
     if not path.is_file():
         raise ConfigError(f"device profile {s!r}: no file {path}; shipped profiles: "
                           f"{', '.join(list_profiles())}")

@@ -8,10 +8,12 @@ A chain file::
     [master]                 # optional defaults for `outboard master`
     target_lufs = -14.0      # LUFS, -40..-5
     ceiling_dbtp = -1.0      # dBTP, -20..0
+    max_limiting_db = 6.0    # dB, 0..60: more limiting than this is a warning
 
     [[chain]]
     kind = "eq"              # eq | compressor | limiter | gain | hardware
-    name = "tone"            # optional label for reports
+    name = "tone"            # optional, unique: names it in reports and the store
+    #                          (default: kind and position, "eq1")
     bands = [
       { type = "highpass", freq_hz = 25.0, order = 4, family = "butterworth" },
       { type = "peak", freq_hz = 3000.0, gain_db = 1.0, q = 0.8 },
@@ -204,6 +206,7 @@ MASTER = {
     "bit_depth": Param("choice", choices=("16", "24", "32f")),
     "sample_rate": Param("int", 8000, 384000, "Hz"),
     "dither": Param("choice", choices=("none", "first-order", "wannamaker9")),
+    "max_limiting_db": Param("number", 0.0, 60.0, "dB (of gain reduction)"),
 }
 
 
@@ -439,6 +442,7 @@ def parse_chain(data: dict[str, Any], source: str = "<chain>") -> ChainConfig:
     if not isinstance(chain, list):
         raise ctx.fail("chain", "expected an array of tables ([[chain]])")
     inserts: list[Insert] = []
+    names: dict[str, int] = {}
     for i, raw in enumerate(chain):
         key = f"chain[{i}]"
         if not isinstance(raw, dict):
@@ -463,7 +467,13 @@ def parse_chain(data: dict[str, Any], source: str = "<chain>") -> ChainConfig:
             bands = _check_kernel_bands(ctx, key, kind, raw, params)
         if kind == "dynamic_eq":
             bands = _check_dynamic_eq(ctx, key, raw, params)
-        name = params.pop("name", None) or f"{kind}{i + 1}"
+        given = params.pop("name", None)
+        name = given or f"{kind}{i + 1}"
+        if name in names:  # the measurement store and the reports key inserts by name
+            raise ctx.fail(f"{key}.name", f"{name!r}{'' if given else ' (its default name)'} "
+                           f"is also the name of chain[{names[name]}]; expected unique insert "
+                           "names (measurements and reports are kept by name)")
+        names[name] = i
         bypass = params.pop("bypass", False)
         params.pop("kind")
         inserts.append(Insert(kind, name, params, bypass, bands))

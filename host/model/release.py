@@ -39,6 +39,7 @@ Rates and formats not stated keep the print's.  A session adds its own under
     bit_depth = "24"               # "16" | "24" | "32f"
     dither = "wannamaker9"         # 16-bit shaping: "none" | "first-order" | "wannamaker9"
     format = "flac"                # "wav" | "flac" | "aiff"
+    max_limiting_db = 6.0          # dB, 0..60: more limiting than this is a warning
 
 Each deliverable is measured on the file written (loudness, true peak) and gets
 its report, ``TITLE.NAME.json`` and ``TITLE.NAME.png`` (host.offline.report).
@@ -53,6 +54,9 @@ from pathlib import Path
 from typing import Any
 
 from host.model.config import MASTER, Param, _check_value, _Ctx, did_you_mean, unknown_key
+
+#: dB of gain reduction in a limiter beyond which master and deliver warn
+DEFAULT_MAX_LIMITING_DB = 6.0
 
 
 @dataclass(frozen=True)
@@ -69,12 +73,13 @@ class Deliverable:
     dither: str = "wannamaker9"           # shaping at 16 bits (24 bits: flat TPDF)
     format: str = "wav"                   # "wav" | "flac" | "aiff"
     description: str = ""
+    max_limiting_db: float = DEFAULT_MAX_LIMITING_DB  # dB of limiting: more is a warning
 
     def settings(self):
         return MasterSettings(target_lufs=self.target_lufs, ceiling_dbtp=self.ceiling_dbtp,
                               bit_depth=self.bit_depth, sample_rate=self.sample_rate,
                               dither=self.dither, limiter=self.limiter,
-                              peak_dbtp=self.peak_dbtp)
+                              peak_dbtp=self.peak_dbtp, max_limiting_db=self.max_limiting_db)
 
     def describe(self) -> str:
         loud = f"{self.target_lufs:g} LUFS" if self.target_lufs is not None else "as printed"
@@ -115,6 +120,7 @@ DELIVERABLE_KEYS: dict[str, Param] = {
     "dither": Param("choice", choices=("none", "first-order", "wannamaker9")),
     "format": Param("choice", choices=tuple(EXTENSIONS)),
     "description": Param("str"),
+    "max_limiting_db": MASTER["max_limiting_db"],
 }
 RELEASE_KEYS = ("title", "print", "folder", "presets", "deliverables")
 
@@ -230,3 +236,5 @@ class MasterSettings:
     peak_dbtp: float | None = None        # dBTP; gain-only: put the true peak here
     #: s; the dynamics stages' gain reduction is traced at this resolution (reports)
     trace_s: float = 0.1
+    #: dB; more gain reduction than this in a limiter is a warning (the note)
+    max_limiting_db: float = DEFAULT_MAX_LIMITING_DB

@@ -49,6 +49,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from host.audiofile import FilesRead
+from host.midi.profiles import profile_path
 from host.model.config import (
     ChainConfig,
     Param,
@@ -270,6 +272,25 @@ def load_session(path: str | Path) -> Session:
     session.path = Path(path)
     session.chain.path = Path(path)
     return session
+
+
+def files_read(session: Session, files: FilesRead | None = None) -> FilesRead:
+    """What a command on ``session`` reads, for keeping its outputs off it
+    (host.audiofile.FilesRead): the session file, its stems' audio files and its
+    inserts' MIDI device profiles, added to ``files`` (a new one by default).
+    The caller adds the rest it reads (an input mix, the measurement store) and
+    claims its outputs."""
+    files = files if files is not None else FilesRead()
+    files.read(session.path, "the session file")
+    folder = Path(session.path).parent
+    for st in session.stems:
+        files.read(st.path(folder), f"the file of stem {st.name!r} ({st.key}.file)")
+    for ins in session.chain.inserts:
+        midi = ins.params.get("midi")
+        if isinstance(midi, dict) and isinstance(midi.get("profile"), str):
+            files.read(profile_path(midi["profile"]),
+                       f"the device profile of insert {ins.name!r}")
+    return files
 
 
 # ------------------------------------------------------------------------ devices

@@ -54,6 +54,7 @@ None of this is real-time code.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from host.errors import ConfigError
@@ -110,6 +111,12 @@ class StemConfig:
     def key(self) -> str:
         """The key path of this stem in the session (``stems[2]``)."""
         return f"stems[{self.index}]"
+
+    def path(self, session_dir: Path) -> Path:
+        """The stem's audio file: ``file`` relative to ``session_dir`` (the
+        session file's folder), unless absolute (``~`` expanded)."""
+        p = Path(self.file).expanduser()
+        return p if p.is_absolute() else Path(session_dir) / p
 
 
 

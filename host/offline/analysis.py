@@ -17,7 +17,8 @@ def _finite(v: float) -> float | None:
 
 
 def analyze_audio(audio: Audio) -> dict:
-    """BS.1770-4 / EBU R128 figures of ``audio``.
+    """BS.1770-4 / EBU R128 figures of ``audio`` (channels weighted by its layout,
+    ``audio.channel_mask``).
 
     Returns a dict with integrated_lufs, loudness_range_lu, momentary_max_lufs,
     short_term_max_lufs (LUFS / LU), true_peak_dbtp (4x oversampled, BS.1770
@@ -27,7 +28,7 @@ def analyze_audio(audio: Audio) -> dict:
     """
 
     fs, data = audio.sample_rate, audio.data
-    meter = LoudnessMeter(fs, audio.channels)
+    meter = LoudnessMeter(fs, audio.channels, channel_mask=audio.channel_mask)
     meter.process(data)
     tp = TruePeakMeter(fs, audio.channels)
     tp.process(data)

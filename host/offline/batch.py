@@ -17,12 +17,15 @@ import queue
 from dataclasses import dataclass
 from pathlib import Path
 
-from host.audiofile import check_distinct, check_writable
+from dataclasses import replace
+
+from host.audiofile import FilesRead, check_writable
 from host.errors import OutboardError
-from host.model.config import did_you_mean
+from host.model.config import MASTER, did_you_mean
 from host.model.release import PRESETS, Deliverable
-from host.model.session import load_session
+from host.model.session import files_read, load_session
 from host.offline.deliverables import output_path, render_deliverable
+from host.offline.report import report_paths
 from host.offline.render import overall_fraction
 
 #: master()'s stages for a deliverable: no chain of its own, the loudness search is the work
@@ -56,17 +59,26 @@ def _presets(names: str | None) -> list[Deliverable] | None:
 
 
 def plan(sources: list[Path], presets: str | None = None,
-         out_dir: Path | None = None) -> list[Job]:
+         out_dir: Path | None = None, report: bool = True,
+         max_limiting_db: float | None = None) -> list[Job]:
     """The jobs for ``sources``; checks everything that can be checked before
     any work: sources exist, sessions validate and name their print, no two
-    jobs write the same file, no output overwrites a source."""
+    jobs write the same file, no output (deliverable or report) is any file
+    read (a print, a session: host.audiofile.FilesRead).  ``max_limiting_db``
+    replaces every deliverable's limiting warning threshold (dB)."""
 
     chosen = _presets(presets)
+    lim = MASTER["max_limiting_db"]
+    if max_limiting_db is not None and not lim.lo <= max_limiting_db <= lim.hi:
+        raise OutboardError(f"--max-limiting-db: expected {lim.lo:g}..{lim.hi:g} {lim.unit}, "
+                            f"got {max_limiting_db:g}")
     jobs: list[Job] = []
+    files = FilesRead()
     for src in sources:
         src = Path(src)
         if src.suffix.lower() in SESSION_SUFFIXES:
             session = load_session(src)
+            files_read(session, files)  # the session, its stems and device profiles
             rel = session.release
             if rel is None or rel.print_path is None:
                 raise OutboardError(f"{src}: [release] print: missing; expected the print "
@@ -86,14 +98,18 @@ def plan(sources: list[Path], presets: str | None = None,
             folder = out_dir or rel.folder or src.parent / "deliverables"
             title = rel.title or rel.print_path.stem
             print_path = rel.print_path
+            files.read(print_path, f"the print of {src}")
         else:
             if not src.exists():
                 raise OutboardError(f"{src}: no such file")
+            files.read(src, "a source print")
             items = chosen or [PRESETS[n] for n in DEFAULT_PRESETS]
             folder = out_dir or src.parent / "deliverables"
             title = src.stem
             print_path = src
         for d in items:
+            if max_limiting_db is not None:
+                d = replace(d, max_limiting_db=max_limiting_db)
             dst = output_path(folder, title, d)
             jobs.append(Job(print_path, d, dst, f"{title} {d.name}"))
     seen: dict[Path, Job] = {}
@@ -104,7 +120,12 @@ def plan(sources: list[Path], presets: str | None = None,
                                 f"and {j.source}); give the sources different names or "
                                 "--out folders")
         seen[key] = j
-        check_distinct(j.source, j.output)
+    for j in jobs:  # every source is in by now: no deliverable lands on a later one
+        files.claim(j.output, "deliverable")
+        if report:
+            for r, what in zip(report_paths(j.output), ("report", "report's plot"),
+                               strict=True):
+                files.claim(r, what)
     for folder in {j.output.parent for j in jobs}:
         folder.mkdir(parents=True, exist_ok=True)
     for j in jobs:

@@ -80,6 +80,9 @@ def render_deliverable(src: Path, d: Deliverable, dst: Path, *, report: bool = T
         "target_lufs": d.target_lufs, "ceiling_dbtp": d.ceiling_dbtp if d.limiter else None,
         "peak_dbtp": d.peak_dbtp, "limiter": d.limiter,
         "gain_db": round(res.gain_db, 2), "target_reached": res.target_reached,
+        "max_limiting_db": round(res.max_limiting_db, 2),
+        "limiting_warning_db": d.max_limiting_db if d.limiter else None,
+        "limiting_warning": d.limiter and res.max_limiting_db > d.max_limiting_db,
         "note": res.note, "report": None,
     }
     if report:
@@ -87,7 +90,8 @@ def render_deliverable(src: Path, d: Deliverable, dst: Path, *, report: bool = T
         ceiling = d.ceiling_dbtp if d.limiter else (d.peak_dbtp if d.peak_dbtp is not None
                                                     else d.ceiling_dbtp)
         rep = measure_program(out.data, out.sample_rate, ceiling_dbtp=ceiling,
-                              gain_reduction=res.gr_traces or None)
+                              gain_reduction=res.gr_traces or None,
+                              channel_mask=out.channel_mask)
         if d.target_lufs is not None:
             rep["target_lufs"] = d.target_lufs
         rep["deliverable"] = dict(summary, render=res.report(), source_note=source_note)

@@ -12,6 +12,12 @@ The order of work, all at the output sample rate:
    loudness or to a true-peak level (``peak_dbtp``, the headroom), nothing limited;
 5. dither to 16 or 24 bits (or keep 32-bit float) and write atomically;
 6. read the written file back and measure it for the report.
+
+Loudness weights the channels by the input's layout (a WAV's channel mask, else
+the standard layout of its channel count: host.dsp.loudness.channel_weights), and
+the layout is written with the master.  Limiting beyond
+``MasterSettings.max_limiting_db`` (default 6 dB of gain reduction) is a warning
+in the result's ``note``: the target asks more than the material gives.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ import numpy as np
 
 from host.audiofile import (
     Audio,
-    check_distinct,
+    FilesRead,
     check_writable,
     output_format,
     read_audio,
@@ -74,6 +80,8 @@ class MasterResult:
     gr_traces: dict = field(default_factory=dict)
     #: the file as written and read back (what output_analysis measured; reports)
     written: Audio | None = None
+    #: the most gain reduction any limiter applied, dB (0: no limiter, or none needed)
+    max_limiting_db: float = 0.0
 
     def report(self) -> dict:
         return {
@@ -83,6 +91,7 @@ class MasterResult:
             "iterations": self.iterations,
             "target_reached": self.target_reached,
             "note": self.note,
+            "max_limiting_db": round(self.max_limiting_db, 2),
             "chain": self.stages,
             "input": self.input_analysis,
             "output_analysis": self.output_analysis,
@@ -105,8 +114,8 @@ def _split_limiter(config: ChainConfig, ceiling_dbtp: float) -> tuple[ChainConfi
     return ChainConfig(pre, config.master), lim
 
 
-def _integrated(data: np.ndarray, fs: int) -> float:
-    m = LoudnessMeter(fs, data.shape[0])
+def _integrated(data: np.ndarray, fs: int, channel_mask: int | None = None) -> float:
+    m = LoudnessMeter(fs, data.shape[0], channel_mask=channel_mask)
     m.process(data)
     return float(m.integrated_lufs)
 
@@ -117,16 +126,23 @@ def master(
     config: ChainConfig | None = None,
     settings: MasterSettings | None = None,
     progress: Callable[[str, float], None] | None = None,
+    files: FilesRead | None = None,
 ) -> MasterResult:
     """Master ``src`` into ``dst``; see the module docstring for the steps.
 
     ``progress(stage, fraction)`` is called as work advances (fraction 0..1).
+    ``files``: what the command reads and writes besides (host.audiofile.FilesRead);
+    ``src`` and the chain file join it, and ``dst`` must be none of them.
     Raises OutboardError (naming the file or setting) on bad input; nothing is
     written unless the whole render succeeded.
     """
     config = config or default_chain()
     st = settings or MasterSettings()
-    check_distinct(src, dst)
+    files = files if files is not None else FilesRead()
+    files.read(src, "the input file")
+    if config.path is not None:
+        files.read(config.path, "the chain file")
+    files.claim(dst)
     output_format(dst, st.bit_depth)
     check_writable(dst)
     say = progress or (lambda stage, frac: None)
@@ -164,7 +180,8 @@ def master(
         say("chain", min(1.0, done[0] / total))
 
     y = pre.process_aligned(data, block_frames=block, progress=tick)
-    base = _integrated(y, fs)
+    mask = audio.channel_mask
+    base = _integrated(y, fs, mask)
 
     def limited(gain_db: float) -> np.ndarray:
         lim_chain.reset()
@@ -191,7 +208,7 @@ def master(
         while True:
             gain = min(gain, MAX_GAIN_DB)
             z = limited(gain)
-            level = _integrated(z, fs)
+            level = _integrated(z, fs, mask)
             iterations += 1
             history.append((gain, level))
             err = st.target_lufs - level
@@ -218,10 +235,12 @@ def master(
     if st.bit_depth != "32f":
         shaping = st.dither if st.bit_depth == "16" else "none"
         z = Dither(z.shape[0], int(st.bit_depth), shaping).process(z)
-    write_audio(dst, z, fs, st.bit_depth)
+    write_audio(dst, z, fs, st.bit_depth, channel_mask=mask)
     say("write", 1.0)
 
     out = read_audio(dst)
+    if out.channel_mask is None:  # FLAC, AIFF: no mask, the layout is still the input's
+        out.channel_mask = mask
     out_analysis = analyze_audio(out)
     if not st.limiter:
         tp = out_analysis["true_peak_dbtp"]
@@ -229,6 +248,12 @@ def master(
             note = (note + "; " if note else "") + (
                 f"true peak {tp:.2f} dBTP is over the {st.ceiling_dbtp:.1f} dBTP ceiling "
                 "(this deliverable has no limiter)")
+    limiting = max((s.max_gain_reduction_db for s in pre.stages + lim_chain.stages
+                    if s.insert.kind == "limiter"), default=0.0)
+    if limiting > st.max_limiting_db:
+        note = (note + "; " if note else "") + (
+            f"{limiting:.1f} dB of limiting (warning above {st.max_limiting_db:g} dB): "
+            "a lower loudness target limits less")
     traces = {}
     for s in pre.stages + lim_chain.stages:
         traces.update(s.gr_traces(block / fs))   # a multiband: one trace per band
@@ -243,10 +268,11 @@ def master(
     return MasterResult(
         output=Path(dst), gain_db=gain, iterations=iterations, target_reached=reached,
         note=note, input_analysis=analyze_audio(audio), output_analysis=out_analysis,
-        written=out,
+        written=out, max_limiting_db=limiting,
         stages=stages, gr_traces=traces,
         settings={"target_lufs": st.target_lufs, "ceiling_dbtp": st.ceiling_dbtp,
                   "limiter": st.limiter, "peak_dbtp": st.peak_dbtp,
+                  "max_limiting_db": st.max_limiting_db,
                   "bit_depth": st.bit_depth, "sample_rate": fs, "dither": st.dither
                   if st.bit_depth == "16" else ("tpdf" if st.bit_depth == "24" else "none")},
     )

@@ -144,10 +144,11 @@ def _nums(a: np.ndarray, nd: int = 2) -> list[float | None]:
 
 # -- loudness ----------------------------------------------------------------------------
 
-def _loudness(data: np.ndarray, fs: int, hop: int) -> tuple[dict, dict]:
+def _loudness(data: np.ndarray, fs: int, hop: int,
+              channel_mask: int | None = None) -> tuple[dict, dict]:
     """History every ``hop`` samples and the whole-program figures, one pass."""
 
-    meter = LoudnessMeter(fs, data.shape[0])
+    meter = LoudnessMeter(fs, data.shape[0], channel_mask=channel_mask)
     h = loudness_history(data, fs, hop / fs, meter=meter)
     meter.process(data[:, len(h["time_s"]) * hop:])   # the trailing part, for the totals
     history = {"time_s": _nums(h["time_s"], 3), "momentary_lufs": _nums(h["momentary_lufs"]),
@@ -353,7 +354,7 @@ def _gr_entry(t: np.ndarray, g: np.ndarray) -> dict:
 
 def measure_program(data: np.ndarray, fs: int, *, ceiling_dbtp: float | None = None,
                     gain_reduction: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
-                    hop_s: float = 0.1) -> dict:
+                    hop_s: float = 0.1, channel_mask: int | None = None) -> dict:
     """Measure a whole program for its deliverable report.
 
     Parameters
@@ -375,6 +376,11 @@ def measure_program(data: np.ndarray, fs: int, *, ceiling_dbtp: float | None = N
     hop_s : float
         Interval of the time series, s, 0.01..60 (a multiple of 0.01 s gives
         fresh loudness readings every row).
+    channel_mask : int or None
+        The channels' speaker layout (a WAV's WAVE_FORMAT_EXTENSIBLE mask,
+        ``Audio.channel_mask``): loudness weights them by it
+        (host.dsp.loudness.channel_weights; None: the standard layout of the
+        channel count).
 
     Returns
     -------
@@ -451,7 +457,7 @@ def measure_program(data: np.ndarray, fs: int, *, ceiling_dbtp: float | None = N
     ch, n = a.shape
     hop = int(round(hop_s * fs))
 
-    history, whole = _loudness(a, fs, hop)
+    history, whole = _loudness(a, fs, hop, channel_mask)
 
     tpm = TruePeakMeter(fs, ch)
     tpm.process(a)

@@ -166,8 +166,7 @@ class _Probe:
 
 
 def _stem_path(session: Session, stem: StemConfig) -> Path:
-    p = Path(stem.file).expanduser()
-    return p if p.is_absolute() else Path(session.path).parent / p
+    return stem.path(Path(session.path).parent)
 
 
 def _probe(session: Session, stem: StemConfig, channels: int, fs: int) -> _Probe:

@@ -371,3 +371,25 @@ mono_below_hz = 120.0
     s = load_session(sess)
     ref = Engine(FS, 2, s.chain).process(np.ascontiguousarray(x.T)).T
     assert np.array_equal(y, ref[:len(y)])
+def test_a_print_whose_gear_was_not_recalled_is_not_clean(jack_server, tmp_path, capsys):
+    """A misspelt MIDI port: the unit keeps whatever settings it had, so the print
+    is not the session's sound: exit 4, and the report says which unit and why."""
+    mix = tmp_path / "mix.wav"
+    sf.write(mix, program(1.0), FS, subtype="FLOAT")
+    body = wire("a", (3, 4), (30.0, 30.0)) + (
+        'midi = { profile = "outboard_virtual_compressor", port = "no-such-gear-port" }\n'
+        'settings = { ratio = 2.0 }\n')
+    sess = write_session(tmp_path, body)
+    out = tmp_path / "print.wav"
+    code = main(["print", str(sess), "--input", str(mix), "--output", str(out), "-q",
+                 "--pre-roll", "0.2", "--post-roll", "0.2"])
+    err = capsys.readouterr().err
+    rep = json.loads(out.with_suffix(".json").read_text())["print"]
+    assert code == 4, err
+    assert rep["complete"] and not rep["clean"]
+    assert rep["recall"]["not_recalled"] == ["a"]
+    why = [w for w in rep["not_clean_because"] if w.startswith("insert a not recalled (")]
+    assert len(why) == 1 and "no-such-gear-port" in why[0], rep["not_clean_because"]
+    line = next(ln for ln in err.splitlines() if "NOT clean" in ln)
+    assert "insert a not recalled" in line
+    assert sf.info(str(out)).frames == int(1.2 * FS)

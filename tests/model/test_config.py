@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from host.model.session import load_chain
+from host.model.session import load_chain, load_session
 from host.model.config import parse_chain
 from host.errors import ConfigError
 
@@ -173,3 +173,36 @@ def test_dynamic_eq_bands_are_completed_from_the_defaults_or_the_preset():
     assert b.params == {"preset": "deess"}
     assert s.params == {"drive_db": 0.0, "curve": "tube", "mix_pct": 100.0, "output_db": 0.0,
                         "oversample": 4}
+@pytest.mark.parametrize("chain,key,name", [
+    ('[[chain]]\nkind = "hardware"\nname = "unit"\nsends = [3, 4]\nreturns = [3, 4]\n\n'
+     '[[chain]]\nkind = "hardware"\nname = "unit"\nsends = [5, 6]\nreturns = [5, 6]\n',
+     "chain[1].name", "'unit' is also the name of chain[0]"),
+    ('[[chain]]\nkind = "compressor"\nname = "glue"\n\n[[chain]]\nkind = "gain"\n'
+     'gain_db = 1.0\n\n[[chain]]\nkind = "compressor"\nname = "glue"\n',
+     "chain[2].name", "'glue' is also the name of chain[0]"),
+    # a default name (kind and position) taken by an explicit one
+    ('[[chain]]\nkind = "gain"\nname = "compressor2"\ngain_db = 1.0\n\n'
+     '[[chain]]\nkind = "compressor"\n',
+     "chain[1].name", "'compressor2' (its default name) is also the name of chain[0]"),
+])
+def test_two_inserts_with_one_name_are_refused_naming_the_key(tmp_path, chain, key, name):
+    """The measurement store is keyed by insert name (two hardware units would
+    share one latency) and so are the reports' gain-reduction traces."""
+    p = tmp_path / "c.toml"
+    p.write_text(chain)
+    with pytest.raises(ConfigError) as e:
+        load_chain(p)
+    msg = str(e.value)
+    assert msg.startswith(f"{p}: {key}: {name}; expected unique insert names")
+    assert len(msg.splitlines()) == 1
+
+
+def test_a_session_with_two_inserts_of_one_name_is_refused(tmp_path):
+    p = tmp_path / "s.toml"
+    p.write_text('[interface]\ndevice = "x"\nsample_rate = 48000\nblock_size = 128\n\n'
+                 '[program]\ninputs = [1, 2]\noutputs = [1, 2]\n\n'
+                 '[[chain]]\nkind = "gain"\nname = "trim"\ngain_db = 0.0\n\n'
+                 '[[chain]]\nkind = "gain"\nname = "trim"\ngain_db = 1.0\n')
+    with pytest.raises(ConfigError, match=r"s.toml: chain\[1\].name: 'trim' is also the name "
+                                          r"of chain\[0\]"):
+        load_session(p)

@@ -18,7 +18,12 @@ PROGRESS_MIN_S = 5.0
 
 
 def cmd_master(args: argparse.Namespace) -> int:
-    from host.audiofile import atomic_path, check_writable
+    from host.audiofile import (
+        atomic_path,
+        check_writable,
+        remove_stale_parts,
+        stale_parts_note,
+    )
     from host.model.config import default_chain
     from host.model.release import MasterSettings
     from host.model.session import load_chain
@@ -41,6 +46,10 @@ def cmd_master(args: argparse.Namespace) -> int:
             raise OutboardError(f"{flag}: expected {p.lo:g}..{p.hi:g} {p.unit}, got {v:g}")
     if args.report:
         check_writable(args.report)
+    removed = remove_stale_parts([args.output.parent]
+                                 + ([args.report.parent] if args.report else []))
+    if removed:
+        print(f"outboard: {stale_parts_note(removed)}", file=sys.stderr)
 
     import soundfile as sf
 

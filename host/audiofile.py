@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from host.errors import AudioFileError
+from host.errors import AudioFileError, deferred
 
 #: extension -> (libsndfile format, subtypes by bit depth)
 FORMATS: dict[str, tuple[str, dict[str, str]]] = {
@@ -260,6 +260,11 @@ def stale_parts_note(removed: list[Path]) -> str:
             f"(its process is gone): {names}")
 
 
+#: every file this process renamed into place (atomic_path, the recorder), in
+#: order: what an interrupted command had written before it stopped
+WRITTEN: list[Path] = []
+
+
 @contextmanager
 def atomic_path(dst: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``dst``; rename it to ``dst`` on success,
@@ -269,7 +274,9 @@ def atomic_path(dst: str | os.PathLike) -> Iterator[Path]:
     tmp_path = temp_beside(d)
     try:
         yield tmp_path
-        os.replace(tmp_path, d)
+        with deferred():  # (a stop signal now would leave WRITTEN untrue)
+            os.replace(tmp_path, d)
+            WRITTEN.append(d)
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise

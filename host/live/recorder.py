@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from host.audiofile import check_writable, output_format, temp_beside
-from host.errors import AudioFileError
+from host.audiofile import WRITTEN, check_writable, output_format, temp_beside
+from host.errors import AudioFileError, deferred
 
 #: what a recording is stored as, by extension (the stream is float32)
 RECORD_DEPTH = {".wav": "32f", ".aif": "32f", ".aiff": "32f", ".flac": "24"}
@@ -132,9 +132,14 @@ class Recorder:
         if self.error:
             self.kept = self._keep()
             raise AudioFileError(self.error)
-        os.replace(self.tmp, self.path)
+        self._rename()
         self.kept = self.path
         return self.path
+
+    def _rename(self) -> None:
+        with deferred():  # (a stop signal now would leave WRITTEN untrue)
+            os.replace(self.tmp, self.path)
+            WRITTEN.append(self.path)
 
     def _keep(self) -> Path | None:
         """After a write error: keep what made it to disk as a valid file.
@@ -152,7 +157,7 @@ class Recorder:
             frames = -1
         if 0 <= frames <= self.frames_written + 8192:  # a header that tells the truth
             self.frames_written = frames  # what the file really holds
-            os.replace(self.tmp, self.path)
+            self._rename()
             return self.path
         blocks = []
         try:
@@ -176,7 +181,7 @@ class Recorder:
             self.tmp.unlink(missing_ok=True)
             return None
         self.frames_written = len(data)
-        os.replace(self.tmp, self.path)
+        self._rename()
         return self.path
 
     def abort(self) -> None:

@@ -33,7 +33,7 @@ from pathlib import Path
 
 from host.audiofile import read_audio
 from host.errors import OutboardError
-from host.live.run import check_record_path, program_source, stream_session
+from host.live.run import check_record_path, program_source, stream_session, sweep_parts
 from host.model.session import load_session
 from host.offline.report import measure_program, report_paths, write_report
 
@@ -106,6 +106,7 @@ def print_session(session_path: Path, output: Path | None = None,
         raise OutboardError(f"{session_path}: nothing to print: give --input MIX "
                             "(or [[stems]] in the session)")
     check_record_path(output, input_path)
+    sweep_parts(output, say)
     for p in report_paths(output):
         if input_path is not None and p.resolve() == Path(input_path).resolve():
             raise OutboardError(f"{p}: the print's report would overwrite the input")

@@ -26,7 +26,7 @@ EXE = Path(sys.executable).parent / "outboard"
 def start_master(tmp_path: Path) -> tuple[subprocess.Popen, Path, Path, Path]:
     """`outboard master` with a report, in a child; (process, input, output, report)."""
     src = tmp_path / "mix.wav"
-    sf.write(src, sine_and_noise(5.0), 48000, subtype="FLOAT")
+    sf.write(src, sine_and_noise(3.0), 48000, subtype="FLOAT")
     out, rep = tmp_path / "m.wav", tmp_path / "m.json"
     proc = subprocess.Popen([str(EXE), "master", str(src), str(out), "--target-lufs", "-14",
                              "--report", str(rep), "-q"], stdout=subprocess.PIPE,
@@ -44,7 +44,7 @@ def test_a_stop_signal_removes_the_file_being_written_and_names_those_written(tm
     what = "Ctrl-C" if sig == signal.SIGINT else "SIGTERM"
     assert err == (f"outboard: interrupted by {what} after writing {out}, {rep}; "
                    "nothing else was written\n")
-    assert sf.info(out).frames == 5 * 48000
+    assert sf.info(out).frames == 3 * 48000
     assert not out.with_suffix(".png").exists()
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
 

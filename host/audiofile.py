@@ -19,6 +19,7 @@ file without one has the standard layout of its channel count
 from __future__ import annotations
 
 import os
+import re
 import struct
 import tempfile
 from collections.abc import Iterator
@@ -29,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from host.errors import AudioFileError
+from host.errors import AudioFileError, deferred
 
 #: extension -> (libsndfile format, subtypes by bit depth)
 FORMATS: dict[str, tuple[str, dict[str, str]]] = {
@@ -396,7 +397,8 @@ def check_writable(dst: str | os.PathLike) -> None:
     if d.exists() and not os.access(d, os.W_OK):
         raise AudioFileError(f"{d}: not writable (permission denied)")
     try:  # the only sure test, whoever we run as: create a file there
-        fd, probe = tempfile.mkstemp(prefix=f".{d.name}.", suffix=".probe", dir=str(folder))
+        fd, probe = tempfile.mkstemp(prefix=f".{d.name}.{os.getpid()}.", suffix=".probe",
+                                     dir=str(folder))
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
@@ -416,22 +418,23 @@ FILE_MODE = 0o666 & ~_read_umask()
 
 def temp_beside(dst: Path) -> Path:
     """An empty temporary file beside ``dst`` (same folder, so the final rename is
-    atomic), with the permissions a plain ``open(dst, "w")`` would give."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".part" + dst.suffix,
+    atomic), with the permissions a plain ``open(dst, "w")`` would give.
+
+    Its name, ``.NAME.PID.XXXXXXXX.part.EXT``, holds the writing process's id:
+    a later run tells a part file whose owner died (SIGKILL, a power cut) from
+    one being written now (:func:`remove_stale_parts`)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.{os.getpid()}.",
+                               suffix=".part" + dst.suffix,
                                dir=str(dst.parent if str(dst.parent) else "."))
     os.fchmod(fd, FILE_MODE)
     os.close(fd)
     return Path(tmp)
 
 
-#: every file this process has published (:func:`publish`), in order
-_PUBLISHED: list[Path] = []
-
-
 def published() -> list[Path]:
-    """The files this process has put in place so far, in order: what a command
-    stopped after writing some of its outputs (Ctrl-C) can name exactly."""
-    return list(_PUBLISHED)
+    """The files this process has put in place so far, in order (:data:`WRITTEN`):
+    what a command stopped after writing some of its outputs can name exactly."""
+    return list(WRITTEN)
 
 
 def _fsync_folder(folder: Path) -> None:
@@ -461,10 +464,70 @@ def publish(tmp: str | os.PathLike, dst: str | os.PathLike) -> Path:
         os.fsync(fd)
     finally:
         os.close(fd)
-    os.replace(t, d)
-    _PUBLISHED.append(d)
+    with deferred():  # (a stop signal now would leave WRITTEN untrue)
+        os.replace(t, d)
+        WRITTEN.append(d)
     _fsync_folder(d.parent if str(d.parent) else Path("."))
     return d
+#: a part file (temp_beside) or a writability probe (check_writable): .NAME.PID.XXXXXXXX.part[.EXT]
+_PART = re.compile(r"^\..+\.(?P<pid>\d+)\.[A-Za-z0-9_]+\.(?:part(?:\.[^.]+)?|probe)$")
+
+
+def part_owner(path: str | os.PathLike) -> int | None:
+    """The id of the process that writes the part file ``path``; None if the
+    name is not one of our part files (or predates ids in their names)."""
+    m = _PART.match(Path(path).name)
+    return int(m.group("pid")) if m else None
+
+
+def pid_alive(pid: int) -> bool:
+    """True if a process ``pid`` exists (ours or another user's)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's
+        return True
+
+
+def remove_stale_parts(folders) -> list[Path]:
+    """Remove the part files in ``folders`` whose writing process is gone (it
+    was killed before it could remove them); those of live processes are left
+    alone.  Returns the files removed."""
+    removed = []
+    for folder in dict.fromkeys(Path(f) for f in folders):
+        try:
+            names = [p for p in folder.iterdir() if p.name.startswith(".")]
+        except OSError:
+            continue
+        for p in names:
+            pid = part_owner(p)
+            if pid is None or pid == os.getpid() or pid_alive(pid):
+                continue
+            try:
+                p.unlink()
+            except FileNotFoundError:
+                continue  # another run removed it first
+            except OSError:
+                continue  # not ours to remove (permissions): left alone
+            removed.append(p)
+    return removed
+
+
+def stale_parts_note(removed: list[Path]) -> str:
+    """One line saying which stale part files were removed."""
+    names = ", ".join(str(p) for p in removed)
+    n = len(removed)
+    return (f"removed {n} stale part file{'s' if n > 1 else ''} left by a stopped run "
+            f"(its process is gone): {names}")
+
+
+#: every file this process renamed into place (atomic_path, the recorder), in
+#: order: what an interrupted command had written before it stopped
+WRITTEN: list[Path] = []
 
 
 @contextmanager

@@ -6,6 +6,7 @@ import json
 import math
 import os
 import re
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -269,3 +270,56 @@ def patch_gear_into_stream(client, before: set[str], gear, sends: list[int],
         for q in client.get_all_connections(p):
             client.disconnect(q, p)
     gear.wire(client, out_ports, in_ports)
+
+
+# ---- processes: signals sent for real, and what is left after -----------------------------
+
+def process_alive(pid: int) -> bool:
+    """True if ``pid`` runs (a zombie, dead but not yet reaped, does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def children_of(pid: int) -> list[int]:
+    """The live processes whose parent is ``pid``."""
+    kids = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                fields = (d / "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if int(fields[1]) == pid and fields[0] != "Z":
+                kids.append(int(d.name))
+    return kids
+
+
+def wait_gone(pids, what: str, seconds: float = 30.0) -> None:
+    """Wait until none of ``pids`` runs; fail naming ``what`` if one still does."""
+    deadline = time.monotonic() + seconds
+    while any(process_alive(p) for p in pids):
+        if time.monotonic() > deadline:
+            left = [p for p in pids if process_alive(p)]
+            for p in left:
+                os.kill(p, signal.SIGKILL)
+            pytest.fail(f"{what} still running: {left}")
+        time.sleep(0.05)
+
+
+def wait_for_file(folder: Path, pattern: str, proc: subprocess.Popen,
+                  seconds: float = 60.0) -> Path:
+    """The first file in ``folder`` matching the glob ``pattern`` (polled
+    tightly); fails if ``proc`` exits first or none comes within ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        hits = list(folder.glob(pattern))
+        if hits:
+            return hits[0]
+        if proc.poll() is not None:
+            pytest.fail(f"exited ({proc.returncode}) before {pattern} appeared: "
+                        f"{proc.communicate()}")
+        time.sleep(0.002)
+    proc.kill()
+    pytest.fail(f"no {pattern} in {folder} within {seconds:g} s")

@@ -12,6 +12,7 @@ not to dodge an import cycle.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 
 from host import __version__
@@ -27,7 +28,8 @@ from host.cli import (
     recall_sheet,
     run,
 )
-from host.errors import OutboardError
+from host.audiofile import WRITTEN
+from host.errors import Interrupted, OutboardError, interruption, stop_signals
 
 EXIT_USER_ERROR = 2
 #: the commands in the order ``outboard --help`` lists them
@@ -48,14 +50,33 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    mark = len(WRITTEN)
     try:
-        return args.func(args)
+        with stop_signals():  # SIGTERM and SIGHUP take Ctrl-C's clean path
+            return args.func(args)
     except OutboardError as exc:
         print(f"outboard: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
-    except KeyboardInterrupt:
-        print("outboard: interrupted; nothing was written", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        stop = interruption(exc)
+        say(interrupted_line(stop, WRITTEN[mark:] + stop.written))
+        return stop.exit_code
+
+
+def interrupted_line(stop: Interrupted, written: list) -> str:
+    """What an interrupted command had written: the files renamed into place
+    before the signal (every other file was still under its temporary name,
+    and is removed)."""
+    if not written:
+        return f"outboard: interrupted by {stop.what}; nothing was written"
+    return (f"outboard: interrupted by {stop.what} after writing "
+            f"{', '.join(str(p) for p in dict.fromkeys(written))}; nothing else was written")
+
+
+def say(line: str) -> None:
+    """A line on stderr, if there still is one (SIGHUP: the terminal is gone)."""
+    with contextlib.suppress(OSError):
+        print(line, file=sys.stderr)
 
 
 if __name__ == "__main__":

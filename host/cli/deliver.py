@@ -9,9 +9,10 @@ import time
 from pathlib import Path
 
 from host.cli.args import finite_float
+from host.audiofile import remove_stale_parts, stale_parts_note
 from host.errors import OutboardError
 from host.model.release import preset_table
-from host.offline.batch import DEFAULT_PRESETS, plan, run_jobs
+from host.offline.batch import DEFAULT_PRESETS, BatchInterrupted, plan, run_jobs
 
 
 def cmd_deliver(args) -> int:
@@ -31,10 +32,30 @@ def cmd_deliver(args) -> int:
         raise OutboardError(f"--jobs: expected a number of processes >= 1, got {args.jobs}")
     jobs = plan(args.sources, args.preset, args.out, report=not args.no_report,
                 max_limiting_db=args.max_limiting_db)
+    removed = remove_stale_parts({j.output.parent for j in jobs})
+    if removed:
+        print(f"outboard: {stale_parts_note(removed)}", file=sys.stderr)
     t0 = time.monotonic()
-    results = run_jobs(jobs, args.jobs, report=not args.no_report, show=not args.quiet)
+    try:
+        results = run_jobs(jobs, args.jobs, report=not args.no_report, show=not args.quiet)
+    except BatchInterrupted as stop:
+        _summary(stop.results, args, t0)
+        for i, (_j, _s, e) in enumerate(stop.results):
+            if e is not None and i not in stop.stopped:  # failed before the signal
+                print(f"outboard: error: {e}", file=sys.stderr)
+        print(f"outboard: {stop.summary()}", file=sys.stderr)
+        return stop.exit_code
+    failed = _summary(results, args, t0)
+    for _, e in failed:
+        print(f"outboard: error: {e}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _summary(results, args, t0: float) -> list:
+    """The table of the deliverables written (unless --quiet); returns the
+    failed (job, error) pairs."""
     failed = [(j, e) for j, s, e in results if e is not None]
-    if not args.quiet:
+    if not args.quiet and len(failed) < len(results):
         from rich.console import Console
         from rich.table import Table
 
@@ -64,9 +85,7 @@ def cmd_deliver(args) -> int:
                   f"over the {s['limiting_warning_db']:g} dB warning threshold "
                   "(--max-limiting-db): expect audible distortion; a lower loudness target "
                   "limits less", file=sys.stderr)
-    for _, e in failed:
-        print(f"outboard: error: {e}", file=sys.stderr)
-    return 1 if failed else 0
+    return failed
 
 
 

@@ -18,7 +18,14 @@ PROGRESS_MIN_S = 5.0
 
 
 def cmd_master(args: argparse.Namespace) -> int:
-    from host.audiofile import FilesRead, atomic_path, check_writable, published
+    from host.audiofile import (
+        FilesRead,
+        atomic_path,
+        check_writable,
+        published,
+        remove_stale_parts,
+        stale_parts_note,
+    )
     from host.model.config import default_chain
     from host.model.release import DEFAULT_MAX_LIMITING_DB, MasterSettings
     from host.model.session import load_chain
@@ -57,6 +64,10 @@ def cmd_master(args: argparse.Namespace) -> int:
         files.claim(args.report, "report")
         files.claim(png, "report's plot")
         check_writable(args.report)
+    removed = remove_stale_parts([args.output.parent]
+                                 + ([args.report.parent] if args.report else []))
+    if removed:
+        print(f"outboard: {stale_parts_note(removed)}", file=sys.stderr)
 
     import soundfile as sf
 

@@ -4,9 +4,11 @@ time (:mod:`host.live.printing`); exit 4 when the print is not clean.
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 
+from host.errors import signal_name
 from host.live.printing import DEFAULT_POST_ROLL_S, DEFAULT_PRE_ROLL_S, print_session
 
 
@@ -17,8 +19,10 @@ def cmd_print(args) -> int:
     r = res.run
     err = sys.stderr
     if r.stopped_by == "interrupt":
-        print("outboard: print stopped by Ctrl-C; no file was written", file=err)
-        return 130
+        signum = r.signum or signal.SIGINT
+        print(f"outboard: print stopped by {signal_name(signum)}; no file was written",
+              file=err)
+        return 128 + signum
     if r.stopped_by == "server":
         print(f"outboard: the audio server stopped at {r.seconds:.1f} s into the program",
               file=err)
@@ -88,4 +92,5 @@ EXIT_CODES = """exit codes:
   3    the audio server went away (what was printed is kept as NAME.incomplete.EXT)
   1    another fault: gear lost with on_return_lost = "stop", disk full (kept the same way)
   2    bad input (one line names the file or key)
-  130  Ctrl-C (nothing is kept)"""
+  130  Ctrl-C (nothing is kept)
+  143  SIGTERM (the same)"""

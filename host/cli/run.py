@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+import signal
 import sys
 from pathlib import Path
 
 from host.cli.args import finite_float
+from host.errors import signal_name
 from host.live.run import run_session
 
 
@@ -24,7 +26,8 @@ def cmd_run(args) -> int:
                 if r.recording is not None else "nothing could be kept")
         print(f"outboard: {r.recording_error}; {kept}", file=sys.stderr)
     how = {"end": "end of program", "duration": "--duration reached",
-           "interrupt": "stopped by Ctrl-C", "error": "stopped by an error",
+           "interrupt": f"stopped by {signal_name(r.signum or signal.SIGINT)}",
+           "error": "stopped by an error",
            "server": "stopped: the audio server went away",
            "gear": "stopped: a hardware insert failed"}[r.stopped_by]
     integ = m["integrated_lufs"]
@@ -40,6 +43,8 @@ def cmd_run(args) -> int:
             and r.recording_error is None \
             else "valid, cut short"
         print(f"recorded {r.recording} ({r.recorded_seconds:.2f} s, {whole})")
+    if r.stopped_by == "interrupt" and r.signum not in (None, signal.SIGINT):
+        return 128 + r.signum  # SIGTERM: 143 (Ctrl-C is how a run is stopped: 0)
     return {"error": 1, "gear": 1, "server": 3}.get(r.stopped_by, 0)
 
 

@@ -21,12 +21,14 @@
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
-from host.audiofile import read_audio
+from host.audiofile import atomic_path, read_audio
+from host.errors import Interrupted
 from host.live.printing import print_session
 from host.live.run import run_session
 from host.model.release import MasterSettings
@@ -103,17 +105,30 @@ STEMS = SESSION.with_name("session_stems.toml")
 HYBRID = SESSION.with_name("session_hybrid_studio.toml")
 
 
+def _write(path: Path, x: np.ndarray, subtype: str) -> None:
+    """A demo file, written under a temporary name and renamed when complete."""
+    with atomic_path(path) as tmp:
+        sf.write(tmp, x, 48000, subtype=subtype, format="WAV")
+
+
+def _stop_if_stopped(run) -> None:
+    """A stream stopped by Ctrl-C or SIGTERM stops the demo too."""
+    if run.stopped_by == "interrupt":
+        raise Interrupted(run.signum or signal.SIGINT)
+
+
 def run_demo(folder: Path = Path("out/demo"), live_seconds: float = 8.0) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     mix = folder / "demo_mix.wav"
-    sf.write(mix, synth_program(), 48000, subtype="PCM_24")
+    _write(mix, synth_program(), "PCM_24")
     print(f"synthesized {mix} (20 s, 48 kHz, 24-bit)")
 
     live_in = folder / "demo_live_in.wav"
-    sf.write(live_in, synth_program(seconds=live_seconds), 48000, subtype="PCM_24")
+    _write(live_in, synth_program(seconds=live_seconds), "PCM_24")
     print(f"\nstreaming {live_seconds:.0f} s in real time through {SESSION.name} "
           "(embedded JACK studio, C engine):")
     live = run_session(SESSION, live_in, folder / "demo_live_print.wav")
+    _stop_if_stopped(live)
     m = live.meters
     print(f"live: {live.seconds:.1f} s streamed, {m['callbacks']} callbacks, "
           f"xruns {m['xruns']}, DSP load max {m['dsp_load_max'] * 100:.1f} %, "
@@ -123,6 +138,7 @@ def run_demo(folder: Path = Path("out/demo"), live_seconds: float = 8.0) -> int:
           "gear (1 s pre-roll, 1 s post-roll)")
 
     pr = print_session(HYBRID, folder / "demo_hybrid_print.wav", live_in, view=False)
+    _stop_if_stopped(pr.run)
     r = pr.run
     print(f"  printed {pr.output} ({r.recorded_seconds:.2f} s; chain latency "
           f"{r.latency_samples} samples removed; xruns {r.meters['xruns']}; "
@@ -133,10 +149,12 @@ def run_demo(folder: Path = Path("out/demo"), live_seconds: float = 8.0) -> int:
           "summed to the master bus and printed:")
     (folder / "stems").mkdir(exist_ok=True)
     for name, x in synth_stems().items():
-        sf.write(folder / "stems" / f"{name}.wav", x, 48000, subtype="FLOAT")
+        _write(folder / "stems" / f"{name}.wav", x, "FLOAT")
     stems_session = folder / STEMS.name
-    stems_session.write_text(STEMS.read_text())  # its stems/ are beside it
+    with atomic_path(stems_session) as tmp:
+        tmp.write_text(STEMS.read_text())  # its stems/ are beside it
     sp = print_session(stems_session, folder / "demo_stems_print.wav", view=False)
+    _stop_if_stopped(sp.run)
     print(f"  printed {sp.output} ({sp.run.recorded_seconds:.2f} s, "
           f"{'clean' if sp.clean else 'NOT clean: see the report'}), report "
           f"{sp.report_paths[1]}")
@@ -155,7 +173,8 @@ def run_demo(folder: Path = Path("out/demo"), live_seconds: float = 8.0) -> int:
     out = folder / "demo_master_streaming.wav"
     print("\nmastering the 20 s program offline to -14 LUFS, -1 dBTP:")
     result = master(mix, out, settings=MasterSettings(target_lufs=-14.0, ceiling_dbtp=-1.0))
-    (folder / "demo_master_streaming.json").write_text(json.dumps(result.report(), indent=2))
+    with atomic_path(folder / "demo_master_streaming.json") as tmp:
+        tmp.write_text(json.dumps(result.report(), indent=2))
     a, b = analyze_audio(read_audio(mix)), result.output_analysis
     print(f"\n{'':24}{'mix':>12}{'master':>12}")
     for key, unit in (("integrated_lufs", "LUFS"), ("loudness_range_lu", "LU"),

@@ -42,6 +42,7 @@ from host.live.run import (
     program_source,
     session_files,
     stream_session,
+    sweep_parts,
 )
 from host.model.session import load_session
 from host.offline.report import measure_program, report_paths, write_report
@@ -124,6 +125,7 @@ def print_session(session_path: Path, output: Path | None = None,
     for kept in (output, incomplete_path(output)):
         for r, what in zip(report_paths(kept), ("report", "report's plot"), strict=True):
             files.claim(r, what)
+    sweep_parts(output, say)
     program, source = program_source(session, input_path, say)
     if len(program) == 0:
         raise OutboardError(f"{input_path or session_path}: the program is empty")

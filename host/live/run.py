@@ -24,8 +24,15 @@ from pathlib import Path
 
 import numpy as np
 
-from host.audiofile import FilesRead, check_writable, output_format, read_audio
-from host.errors import OutboardError
+from host.audiofile import (
+    FilesRead,
+    check_writable,
+    output_format,
+    read_audio,
+    remove_stale_parts,
+    stale_parts_note,
+)
+from host.errors import OutboardError, deferred, interruption
 from host.gear.inserts import store_path
 from host.live.device import short_hostapi
 from host.live.live_view import render
@@ -61,6 +68,8 @@ class RunResult:
     measurements: dict = field(default_factory=dict)  # hardware inserts' round trips
     device: str = ""
     recall: dict | None = None           # the MIDI recall's report, if one was sent
+    #: the signal behind stopped_by "interrupt": SIGINT (Ctrl-C), SIGTERM, SIGHUP
+    signum: int | None = None
 
 
 def _prepare_input(path: Path, fs: int, channels: int, say) -> np.ndarray:
@@ -119,6 +128,14 @@ def check_record_path(record_path: Path, files: FilesRead, what: str = "recordin
     check_writable(record_path)
 
 
+def sweep_parts(path: Path, say) -> None:
+    """Remove the part files beside ``path`` that a killed run left (their
+    process is gone), and say so."""
+    removed = remove_stale_parts([path.parent])
+    if removed:
+        say(stale_parts_note(removed))
+
+
 def run_session(session_path: Path, input_path: Path | None = None,
                 record_path: Path | None = None, duration_s: float | None = None,
                 view: bool = True, say=None, recall: bool = True,
@@ -133,6 +150,7 @@ def run_session(session_path: Path, input_path: Path | None = None,
         raise OutboardError(f"--duration: expected a positive number of seconds, got {duration_s}")
     if record_path is not None:
         check_record_path(record_path, session_files(session, input_path))
+        sweep_parts(record_path, say)
     program, _ = program_source(session, input_path, say)
     return stream_session(session, program, record_path, duration_s=duration_s, view=view,
                           say=say, recall=recall, snapshot=snapshot)
@@ -188,8 +206,13 @@ def stream_session(session, program: np.ndarray | None, record_path: Path | None
                                 limit_frames=length)
         title = title or (f"{Path(session.path).name}  {dev.name} "
                           f"[{short_hostapi(dev.hostapi)}] {fs} Hz")
-        result = _loop(engine, program, recorder, record_path, duration_s, view, title, lat, fs,
-                       pre, printing)
+        try:
+            result = _loop(engine, program, recorder, record_path, duration_s, view, title, lat,
+                           fs, pre, printing)
+        except BaseException:  # (a stop before the loop could take it): no part file left
+            if recorder is not None and recorder.kept is None:
+                recorder.abort()
+            raise
         result.measurements = {k: (v.summary() if hasattr(v, "summary") else v)
                                for k, v in ss.measurements.items()}
         result.device = dev.name
@@ -261,6 +284,7 @@ def _loop(engine, program, recorder, record_path, duration_s, view, title, lat, 
     lines: list[str] = []
     pos = 0
     stopped_by = "end"
+    signum = None
     live = None
     if view:
         from rich.console import Console
@@ -360,16 +384,28 @@ def _loop(engine, program, recorder, record_path, duration_s, view, title, lat, 
                 stopped_by = "error"
                 break
             time.sleep(REFRESH_S)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM, SIGHUP (host.errors.stop_signals)
         stopped_by = "interrupt"
+        signum = interruption(exc).signum
     finally:
-        if stopped_by == "server":
-            _abandon_stream(engine)
-        else:
-            engine.stop()
-        if live is not None:
-            live.stop()
-            print(file=sys.stderr)
+        with deferred():  # a stop signal now waits until the take is finished
+            if stopped_by == "server":
+                _abandon_stream(engine)
+            else:
+                engine.stop()
+            if live is not None:
+                live.stop()
+                print(file=sys.stderr)
+    with deferred():
+        return _finish(engine, recorder, events, gr_max, gr_trace, gr_names, load_max,
+                       xruns_before, start_frame, stopped_by, signum, program, lat, pre, fs,
+                       printing)
+
+
+def _finish(engine, recorder, events, gr_max, gr_trace, gr_names, load_max, xruns_before,
+            start_frame, stopped_by, signum, program, lat, pre, fs, printing) -> RunResult:
+    """After the stream: the meters, and the recording finished (or, for a
+    print stopped by a signal, deleted)."""
     events.extend(engine.events())
     m = engine.meters()
     m["xruns"] -= xruns_before
@@ -400,6 +436,6 @@ def _loop(engine, program, recorder, record_path, duration_s, view, title, lat, 
             e["time_s"] = max(0.0, e["time_s"])
     xruns_s = [e["time_s"] for e in events if e["type"] == "xrun"]
     return RunResult(max(0.0, (m["frames"] - start_frame - pre) / fs), stopped_by, saved, rec_s,
-                     m, events, lat, xruns_s, rec_err, gr_trace)
+                     m, events, lat, xruns_s, rec_err, gr_trace, signum=signum)
 
 

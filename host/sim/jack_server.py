@@ -6,12 +6,22 @@ and stops it when done.  A server that was already running is used and left
 alone.  PortAudio enumerates JACK only when it initialises, so
 ``reinit_portaudio()`` is called after the server comes up.
 
+A server started here never outlives the process that started it, however
+that process ends (SIGKILL included): a small watchdog process
+(:func:`watch_server`) waits on a pipe whose write end only the host holds;
+when the pipe closes (the host stopped the server, or died) it stops the
+server if it still runs.  (jackd's own temporary mode, ``-T``, does not do
+it: it quits when its first client leaves, and the host's probes and streams
+come and go.)
+
 Not real-time code: this is set-up and tear-down.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -102,6 +112,66 @@ def stop_process_group(proc: subprocess.Popen, timeout_s: float = 5.0) -> None:
     stop_process(proc, timeout_s, group=True)
 
 
+#: s the watchdog lets a server drop the dead host's clients before SIGTERM (sent
+#: at once, jackd often takes 5 s to leave instead of a few ms)
+SETTLE_S = 0.5
+#: s a server gets to leave after the watchdog's SIGTERM before SIGKILL
+WATCHDOG_KILL_S = 15.0
+
+
+def watch_server(pid: int, pidfd: int, log: str) -> None:
+    """The watchdog of a server started by a host (run as ``python -c``).
+
+    Waits until its stdin, a pipe only the host can write, closes (the host
+    stopped the server, or died, however), then stops the server ``pid`` if it
+    still runs (SIGTERM after SETTLE_S, so that it gives back its slot in
+    JACK's registry; SIGKILL after WATCHDOG_KILL_S more) and removes its
+    ``log`` (nobody is left to read it).  ``pidfd`` (-1 where the system has
+    none) names the server for good: no process that gets its pid later can
+    be signalled by mistake."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with contextlib.suppress(OSError):
+        while os.read(0, 4096):
+            pass
+
+    def gone(timeout_s: float) -> bool:
+        if pidfd < 0:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return True
+            time.sleep(timeout_s)
+            return False
+        return bool(select.select([pidfd], [], [], timeout_s)[0])
+
+    def send(sig: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            if pidfd >= 0:
+                signal.pidfd_send_signal(pidfd, sig)
+            else:
+                os.kill(pid, sig)
+
+    if gone(0) or gone(SETTLE_S):
+        return  # stopped by the host (or dead already): its log is the host's
+    send(signal.SIGTERM)
+    deadline = time.monotonic() + WATCHDOG_KILL_S
+    while not gone(0.1) and time.monotonic() < deadline:
+        pass
+    if not gone(0):
+        send(signal.SIGKILL)
+    if log:
+        with contextlib.suppress(OSError):
+            os.unlink(log)
+
+
+def _pidfd(pid: int) -> int:
+    """A pidfd of our child ``pid`` (Linux 5.3+), else -1."""
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return -1
+
+
 @dataclass
 class JackServer:
     """A JACK server on the dummy backend (or the one already running): the
@@ -144,6 +214,9 @@ class JackServer:
     isolated: bool = False
     keep_log: bool = False
     killed: bool = False
+    #: the watchdog that stops the server if this process dies, and our end of its pipe
+    watchdog: subprocess.Popen | None = None
+    watch_fd: int | None = None
 
     @property
     def env(self) -> dict[str, str]:
@@ -179,15 +252,18 @@ class JackServer:
         named = ["-n", self.name] if self.name is not None else []
         cmd = [exe, *named, *mode, "-d", "dummy", "-r", str(self.rate), "-p",
                str(self.period), "-C", str(self.capture), "-P", str(self.playback)]
+        self._unwatch()  # (a server killed before and started again: the old watchdog goes)
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, env=self.env,
                                          start_new_session=True)
+        self._watch()
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 tail = self.log_path.read_text(errors="replace").strip().splitlines()[-3:]
                 self.proc = None
+                self._unwatch()
                 self.cleanup()
                 raise OutboardError(f"jackd{' -n ' + self.name if self.name else ''}: "
                                     "exited at start: " + " | ".join(tail))
@@ -228,8 +304,43 @@ class JackServer:
                 stop_process_group(self.proc)
                 sd._initialize()
             self.proc = None
+        self._unwatch()
         if not self.keep_log:
             self.cleanup()
+
+    def _watch(self) -> None:
+        """Start the watchdog of the server just launched (see watch_server).
+        The pipe's write end is not inheritable: no child of ours holds it."""
+        r, w = os.pipe()
+        pidfd = _pidfd(self.proc.pid)
+        code = (f"from host.sim.jack_server import watch_server; "
+                f"watch_server({self.proc.pid}, {pidfd}, {str(self.log_path)!r})")
+        try:
+            self.watchdog = subprocess.Popen(
+                [sys.executable, "-c", code], stdin=r, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, pass_fds=[pidfd] if pidfd >= 0 else [],
+                start_new_session=True)
+        except OSError:
+            os.close(w)
+            raise
+        finally:
+            os.close(r)
+            if pidfd >= 0:
+                os.close(pidfd)
+        self.watch_fd = w
+
+    def _unwatch(self) -> None:
+        """Let the watchdog go (the server is stopped, or was not ours to stop)."""
+        if self.watch_fd is not None:
+            os.close(self.watch_fd)
+            self.watch_fd = None
+        if self.watchdog is not None:
+            try:
+                self.watchdog.wait(timeout=SETTLE_S + 5.0)
+            except subprocess.TimeoutExpired:
+                self.watchdog.kill()
+                self.watchdog.wait()
+            self.watchdog = None
 
     def cleanup(self) -> None:
         """Remove jackd's log."""

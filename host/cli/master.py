@@ -22,7 +22,6 @@ def cmd_master(args: argparse.Namespace) -> int:
         FilesRead,
         atomic_path,
         check_writable,
-        published,
         remove_stale_parts,
         stale_parts_note,
     )
@@ -76,47 +75,36 @@ def cmd_master(args: argparse.Namespace) -> int:
     except Exception:  # noqa: BLE001 - read_audio gives the real message below
         long_file = False
     show = long_file and not args.quiet
-    before = len(published())
-    try:
-        if show:
-            from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+    if show:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-            bar = Progress(TextColumn("{task.description:<10}"), BarColumn(),
-                           TextColumn("{task.percentage:>3.0f}%"), TimeRemainingColumn(),
-                           transient=True)
-            task = bar.add_task("master", total=1.0)
+        bar = Progress(TextColumn("{task.description:<10}"), BarColumn(),
+                       TextColumn("{task.percentage:>3.0f}%"), TimeRemainingColumn(),
+                       transient=True)
+        task = bar.add_task("master", total=1.0)
 
-            def progress(stage: str, frac: float) -> None:
-                bar.update(task, completed=overall_fraction(stage, frac), description=stage)
+        def progress(stage: str, frac: float) -> None:
+            bar.update(task, completed=overall_fraction(stage, frac), description=stage)
 
-            with bar:
-                result = master(args.input, args.output, config, settings, progress,
-                                files=files)
-        else:
-            result = master(args.input, args.output, config, settings, files=files)
-        report = result.report()
-        if args.report:
-            with atomic_path(args.report) as tmp:
-                tmp.write_text(json.dumps(report, indent=2) + "\n")
-            from host.offline.report import measure_program, plot_report
+        with bar:
+            result = master(args.input, args.output, config, settings, progress,
+                            files=files)
+    else:
+        result = master(args.input, args.output, config, settings, files=files)
+    report = result.report()
+    if args.report:
+        with atomic_path(args.report) as tmp:
+            tmp.write_text(json.dumps(report, indent=2) + "\n")
+        from host.offline.report import measure_program, plot_report
 
-            out = result.written
-            rep = measure_program(out.data, out.sample_rate,
-                                  ceiling_dbtp=settings.ceiling_dbtp,
-                                  gain_reduction=result.gr_traces or None,
-                                  channel_mask=out.channel_mask)
-            if settings.target_lufs is not None:
-                rep["target_lufs"] = settings.target_lufs
-            plot_report(rep, png, f"{result.output.name} (master)")
-    except KeyboardInterrupt:
-        wrote = published()[before:]
-        if not wrote:
-            raise  # nothing was written: host.cli says so
-        missing = [str(p) for p in (args.output, args.report, png)
-                   if p is not None and p not in wrote]
-        print(f"outboard: interrupted; wrote {', '.join(map(str, wrote))}"
-              + (f"; not written: {', '.join(missing)}" if missing else ""), file=sys.stderr)
-        return 130
+        out = result.written
+        rep = measure_program(out.data, out.sample_rate,
+                              ceiling_dbtp=settings.ceiling_dbtp,
+                              gain_reduction=result.gr_traces or None,
+                              channel_mask=out.channel_mask)
+        if settings.target_lufs is not None:
+            rep["target_lufs"] = settings.target_lufs
+        plot_report(rep, png, f"{result.output.name} (master)")
     if not args.quiet:
         o = result.output_analysis
         print(f"wrote {result.output}: {_fmt(o['integrated_lufs'], 'LUFS')} integrated, "

@@ -43,7 +43,6 @@ and the key.
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import dataclass, field
 from numbers import Real
 from pathlib import Path
@@ -51,6 +50,7 @@ from typing import Any
 
 from host.errors import ConfigError
 from host.midi import encode, laws
+from host.tomlfile import load_toml
 
 #: The folder of the shipped profiles.
 DEVICES_DIR = Path(__file__).resolve().parents[2] / "devices"
@@ -384,13 +384,7 @@ def load_profile(name_or_path: str | Path) -> DeviceProfile:
         raise ConfigError(f"device profile {s!r}: no file {path}; shipped profiles: "
                           f"{', '.join(list_profiles())}")
     ctx = _Ctx(path)
-    try:
-        with path.open("rb") as f:
-            d = tomllib.load(f)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not UTF-8 text; expected a TOML file") from None
+    d = load_toml(path)
     for key in d:
         if key not in _PROFILE_KEYS:
             raise ctx.fail(key, f"unknown key; expected one of {', '.join(_PROFILE_KEYS)}")

@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import difflib
 import math
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -388,24 +387,6 @@ def parse_chain(data: dict[str, Any], source: str = "<chain>") -> ChainConfig:
         params.pop("kind")
         inserts.append(Insert(kind, name, params, bypass, bands))
     return ChainConfig(inserts, master)
-
-
-def load_toml(path: str | Path) -> dict[str, Any]:
-    p = Path(path)
-    try:
-        text = p.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(f"{p}: no such file") from None
-    except OSError as exc:
-        raise ConfigError(f"{p}: cannot read ({exc.strerror})") from None
-    try:
-        return tomllib.loads(text.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ConfigError(f"{p}: not UTF-8 text; expected a TOML file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{p}: TOML syntax error: {exc}") from None
-
-
 
 
 #: the chain `outboard master` uses when none is given: a subsonic high-pass,

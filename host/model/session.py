@@ -54,12 +54,12 @@ from host.model.config import (
     Param,
     _check_table,
     _Ctx,
-    load_toml,
     parse_chain,
     unknown_key,
 )
 from host.model.release import Release, parse_release
 from host.model.stems import STEM_LENGTHS, StemConfig, parse_stems
+from host.tomlfile import load_toml
 
 if TYPE_CHECKING:
     pass

@@ -290,3 +290,18 @@ def test_not_toml_is_a_config_error_naming_the_file(tmp_path):
     path = _write(tmp_path, "maker = \n", name="broken")
     with pytest.raises(ConfigError, match="broken.toml"):
         load_profile(path)
+
+
+def test_a_profile_with_a_utf8_byte_order_mark_loads(tmp_path):
+    path = tmp_path / "bom.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + (textwrap.dedent(HEADER) + "[parameters.x]\n"
+                                        + GOOD_PARAM).encode())
+    assert load_profile(path).model == "T-1"
+
+
+def test_a_profile_nested_absurdly_deep_is_one_line(tmp_path):
+    path = tmp_path / "deep.toml"
+    path.write_text(textwrap.dedent(HEADER) + "notes = " + "[" * 100_000 + "]" * 100_000 + "\n")
+    with pytest.raises(ConfigError, match="nested too deep") as ei:
+        load_profile(path)
+    assert "\n" not in str(ei.value)

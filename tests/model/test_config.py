@@ -82,3 +82,31 @@ def test_defaults_fill_unset_parameters():
 def test_values_are_not_clamped_silently():
     with pytest.raises(ConfigError, match="knee_db: expected a number 0..24 dB, got 30"):
         parse_chain({"chain": [{"kind": "compressor", "knee_db": 30}]}, "x.toml")
+
+
+# ---- the TOML file itself ---------------------------------------------------------------
+
+
+def test_a_utf8_byte_order_mark_is_accepted(tmp_path):
+    """Some Windows editors start UTF-8 files with a BOM; tomllib alone calls it
+    an invalid statement at line 1."""
+    p = tmp_path / "bom.toml"
+    p.write_bytes(b"\xef\xbb\xbf" + '[[chain]]\nkind = "gain"\ngain_db = 1.5\n'.encode())
+    assert load_chain(p).inserts[0].params["gain_db"] == 1.5
+
+
+@pytest.mark.parametrize("depth", [40, 100_000])
+@pytest.mark.parametrize("open_, close", [("[", "]"), ("{ b = ", "}")])
+def test_tables_or_arrays_nested_absurdly_deep_are_one_line(tmp_path, depth, open_, close):
+    """100,000 levels made tomllib end in a RecursionError thousands of lines
+    long; 40 parse, and are refused by the depth limit naming the key."""
+    from host.tomlfile import MAX_DEPTH
+
+    p = tmp_path / "deep.toml"
+    p.write_text("a = " + open_ * depth + ("1" if "=" in open_ else "") + close * depth + "\n")
+    with pytest.raises(ConfigError) as err:
+        load_chain(p)
+    msg = str(err.value)
+    assert msg.startswith(f"{p}: ") and "\n" not in msg
+    assert f"nested too deep; expected at most {MAX_DEPTH} levels" in msg
+

@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from host._ffi import lib
 from host.dsp.compressor import DETECTORS, MODES
 from host.dsp.compressor import RANGES as COMP
 from host.dsp.limiter import CEILING_RANGE_DBTP, LOOKAHEAD_RANGE_MS, RELEASE_RANGE_MS
@@ -53,6 +54,13 @@ from host.midi.recall import MidiKeyError, check_insert_midi
 from host.model.virtual_gear import GearSpec
 
 Number = (int, float)
+
+#: most inserts in one chain, for `run` and `print` (the C engine's table,
+#: native/engine.h OB_ENGINE_MAX_INSERTS) and so for `master` and stems too
+MAX_INSERTS = int(lib.OB_ENGINE_MAX_INSERTS)
+#: highest interface channel (1-based) a session or a hardware insert may name: the
+#: device channels the C engine can route (OB_ENGINE_MAX_DEVICE_CHANNELS)
+MAX_DEVICE_CHANNEL = int(lib.OB_ENGINE_MAX_DEVICE_CHANNELS)
 
 
 @dataclass(frozen=True)
@@ -141,8 +149,10 @@ KINDS: dict[str, dict[str, Param]] = {
     },
     "gain": {"gain_db": Param("number", -48.0, 48.0, "dB", 0.0, required=True)},
     "hardware": {
-        "sends": Param("channels", 1, 64, "(1-based interface outputs)", required=True),
-        "returns": Param("channels", 1, 64, "(1-based interface inputs)", required=True),
+        "sends": Param("channels", 1, MAX_DEVICE_CHANNEL, "(1-based interface outputs)",
+                       required=True),
+        "returns": Param("channels", 1, MAX_DEVICE_CHANNEL, "(1-based interface inputs)",
+                         required=True),
         "send_trim_db": Param("number", -24.0, 24.0, "dB", 0.0),
         "return_trim_db": Param("number", -24.0, 24.0, "dB", 0.0, choices=("auto",)),
         "polarity": Param("polarity", default=1, choices=("auto",)),
@@ -361,6 +371,8 @@ def parse_chain(data: dict[str, Any], source: str = "<chain>") -> ChainConfig:
     chain = data.get("chain", [])
     if not isinstance(chain, list):
         raise ctx.fail("chain", "expected an array of tables ([[chain]])")
+    if len(chain) > MAX_INSERTS:
+        raise ctx.fail("chain", f"expected at most {MAX_INSERTS} inserts, got {len(chain)}")
     inserts: list[Insert] = []
     for i, raw in enumerate(chain):
         key = f"chain[{i}]"

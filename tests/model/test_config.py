@@ -91,7 +91,7 @@ def test_a_utf8_byte_order_mark_is_accepted(tmp_path):
     """Some Windows editors start UTF-8 files with a BOM; tomllib alone calls it
     an invalid statement at line 1."""
     p = tmp_path / "bom.toml"
-    p.write_bytes(b"\xef\xbb\xbf" + '[[chain]]\nkind = "gain"\ngain_db = 1.5\n'.encode())
+    p.write_bytes(b"\xef\xbb\xbf" + b'[[chain]]\nkind = "gain"\ngain_db = 1.5\n')
     assert load_chain(p).inserts[0].params["gain_db"] == 1.5
 
 
@@ -110,3 +110,17 @@ def test_tables_or_arrays_nested_absurdly_deep_are_one_line(tmp_path, depth, ope
     assert msg.startswith(f"{p}: ") and "\n" not in msg
     assert f"nested too deep; expected at most {MAX_DEPTH} levels" in msg
 
+
+def test_more_inserts_than_the_engine_holds_is_refused_for_every_command():
+    """`run` stopped at 32 inserts with a traceback after JACK opened while
+    `master --chain` took 1000: one limit, the C engine's, stated in the model."""
+    from host._ffi import lib
+    from host.live.engine import MAX_INSERTS as ENGINE_MAX
+    from host.model.config import MAX_INSERTS
+
+    assert MAX_INSERTS == ENGINE_MAX == lib.OB_ENGINE_MAX_INSERTS == 32
+    gain = {"kind": "gain", "gain_db": 0.0}
+    assert len(parse_chain({"chain": [gain] * MAX_INSERTS}).inserts) == MAX_INSERTS
+    with pytest.raises(ConfigError) as err:
+        parse_chain({"chain": [gain] * 1000}, "x.toml")
+    assert str(err.value) == "x.toml: chain: expected at most 32 inserts, got 1000"

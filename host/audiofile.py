@@ -53,9 +53,16 @@ class Audio:
         return self.frames / self.sample_rate
 
 
+#: a WAV size field of a stream written to a pipe, where the writer could not go
+#: back to fill in the length: "unknown, read to the end of the file"
+WAV_SIZE_UNKNOWN = 0xFFFFFFFF
+
+
 def _wav_truncation(path: Path) -> str | None:
     """For RIFF/WAVE files: a message if the data chunk claims more bytes than
-    the file holds (libsndfile would quietly read the shorter file)."""
+    the file holds (libsndfile would quietly read the shorter file).  A data
+    chunk of unknown size (``WAV_SIZE_UNKNOWN``, a WAV streamed from a pipe) is
+    read to the end of the file, as libsndfile does."""
     size = path.stat().st_size
     with open(path, "rb") as f:
         head = f.read(12)
@@ -68,6 +75,8 @@ def _wav_truncation(path: Path) -> str | None:
             f.seek(pos)
             cid, clen = struct.unpack("<4sI", f.read(8))
             if cid == b"data":
+                if clen == WAV_SIZE_UNKNOWN:
+                    return None
                 if pos + 8 + clen > size:
                     missing = pos + 8 + clen - size
                     return f"truncated: its data chunk is {missing} bytes short"

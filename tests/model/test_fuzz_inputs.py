@@ -359,3 +359,22 @@ def test_audio_file_truncated_by_one_byte_is_refused_not_shortened(tmp_path):
     good = read_audio(src)
     ref, _ = sf.read(str(src), dtype="float32", always_2d=True)
     np.testing.assert_array_equal(good.data, ref.T)
+
+
+def test_a_wav_streamed_from_a_pipe_reads_whole(tmp_path):
+    """A writer on a pipe cannot seek back to fill in the sizes and leaves them
+    0xFFFFFFFF; libsndfile reads such a file to its end, and so do we (it was
+    refused as "truncated ... 4294948095 bytes short")."""
+    import struct
+
+    from host.audiofile import read_audio
+
+    x = (np.sin(np.arange(4800) / 10.0) * 0.3 * 32767).astype("<i2")
+    frames = np.stack([x, -x], axis=1)
+    fmt = struct.pack("<IHHIIHH", 16, 1, 2, 48000, 48000 * 4, 4, 16)
+    p = tmp_path / "piped.wav"
+    p.write_bytes(b"RIFF" + struct.pack("<I", 0xFFFFFFFF) + b"WAVEfmt " + fmt + b"data"
+                  + struct.pack("<I", 0xFFFFFFFF) + frames.tobytes())
+    a = read_audio(p)
+    assert (a.channels, a.frames, a.sample_rate) == (2, 4800, 48000)
+    np.testing.assert_array_equal(a.data, (frames.T / 32768.0).astype(np.float32))

@@ -37,7 +37,7 @@ from host.dsp.loudness import LoudnessMeter
 from host.errors import OutboardError
 from host.model.config import ChainConfig, Insert, default_chain
 from host.model.release import MasterSettings
-from host.offline.analysis import analyze_audio
+from host.offline.analysis import analyze_audio, check_measurable
 from host.offline.chain import Chain
 
 #: the loudness is reached when within this of the target (LU)
@@ -132,6 +132,7 @@ def master(
     say = progress or (lambda stage, frac: None)
 
     audio = read_audio(src)
+    check_measurable(audio)  # now, not after the work (the report measures the input)
     say("read", 1.0)
     fs = st.sample_rate or audio.sample_rate
     data = audio.data

@@ -158,8 +158,12 @@ def bad_inputs(tmp_path: Path) -> dict[str, tuple[list, str]]:
     x = program(seconds=1.0)
     x[1000, 1] = np.nan
     sf.write(nan, x, 48000, subtype="FLOAT")
+    low = tmp_path / "4k.wav"
+    sf.write(low, program(fs=4000, seconds=1.0), 4000, subtype="FLOAT")
     badchain = tmp_path / "bad.toml"
     badchain.write_text('[[chain]]\nkind = "compressor"\nratio = 200\n')
+    many = tmp_path / "many.toml"
+    many.write_text('[[chain]]\nkind = "gain"\ngain_db = 0.0\n' * 1000)
     out = tmp_path / "out.wav"
     return {
         "unreadable": (["master", text, out], f"{text}: not a readable audio file"),
@@ -180,12 +184,19 @@ def bad_inputs(tmp_path: Path) -> dict[str, tuple[list, str]]:
         "target range": (["master", good, out, "--target-lufs", "3"],
                          "--target-lufs: expected -40..-5 LUFS"),
         "analyze truncated": (["analyze", trunc], f"{trunc}: truncated"),
+        "analyze 4 kHz": (["analyze", low], f"{low}: sample rate 4000 Hz; expected "
+                          "8000..768000 Hz"),
+        "master 4 kHz": (["master", low, out, "--sample-rate", "48000"],
+                         f"{low}: sample rate 4000 Hz"),
+        "1000 inserts": (["master", good, out, "--chain", many],
+                         f"{many}: chain: expected at most 32 inserts, got 1000"),
     }
 
 
 CASES = ["unreadable", "truncated", "truncated flac", "missing", "nan", "same", "unknown format",
          "flac float",
-         "no folder", "unwritable", "chain range", "target range", "analyze truncated"]
+         "no folder", "unwritable", "chain range", "target range", "analyze truncated",
+         "analyze 4 kHz", "master 4 kHz", "1000 inserts"]
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -214,3 +225,16 @@ def test_failed_write_keeps_the_previous_output_intact(mix, tmp_path, capsys, mo
     assert code == 2 and "No space left on device" in err
     assert out.read_bytes() == b"previous master"
     assert leftovers(tmp_path) == []
+
+
+def test_a_one_sample_file_masters_with_its_report(tmp_path, capsys):
+    """Its spectrum divided by a window of zeros (ZeroDivisionError)."""
+    src = tmp_path / "one.wav"
+    sf.write(src, np.array([[0.1, -0.1]], dtype=np.float32), 48000, subtype="FLOAT")
+    out, rep = tmp_path / "one.master.wav", tmp_path / "one.json"
+    code, _, err = run(["master", src, out, "--report", rep, "-q"], capsys)
+    assert code == 0, err
+    assert sf.info(out).frames == 1
+    r = json.loads(rep.read_text())
+    assert r["output_analysis"]["integrated_lufs"] is None
+    assert rep.with_suffix(".png").stat().st_size > 0

@@ -185,6 +185,24 @@ def check_writable(dst: str | os.PathLike) -> None:
         raise AudioFileError(f"{d}: cannot write in {folder} ({exc.strerror})") from None
 
 
+def make_folder(folder: str | os.PathLike, key: str | None = None, hint: str = "") -> Path:
+    """Create ``folder`` (and its parents) if missing; AudioFileError, one line,
+    if it cannot be (a file in the way, read-only, no permission).  The message
+    starts with ``key`` (the option or session key that named the folder, e.g.
+    "--out"), else with the folder, and ends with ``hint``."""
+    f = Path(folder)
+    head = f"{key}: {f}" if key else f"{f}:"
+    try:
+        f.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise AudioFileError(f"{head} is a file (or inside one); expected a folder"
+                             f"{hint}") from None
+    except OSError as exc:
+        raise AudioFileError(f"{head} cannot be created ({exc.strerror or exc}){hint}") \
+            from None
+    return f
+
+
 def _read_umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)

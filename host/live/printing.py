@@ -31,7 +31,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from host.audiofile import read_audio
+from host.audiofile import make_folder, read_audio
 from host.errors import OutboardError
 from host.live.run import check_record_path, program_source, stream_session
 from host.model.session import load_session
@@ -100,7 +100,7 @@ def print_session(session_path: Path, output: Path | None = None,
             raise OutboardError(f"{session_path}: where to print? give --output PRINT.wav "
                                 "(or [release] print = \"FILE\" in the session)")
         if input_path is not None or getattr(session, "stems", None):
-            output.parent.mkdir(parents=True, exist_ok=True)  # the session's folder for it
+            make_folder(output.parent, f"{session_path}: release.print")  # its folder
     output = Path(output)
     if input_path is None and not getattr(session, "stems", None):
         raise OutboardError(f"{session_path}: nothing to print: give --input MIX "

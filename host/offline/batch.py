@@ -17,7 +17,7 @@ import queue
 from dataclasses import dataclass
 from pathlib import Path
 
-from host.audiofile import check_distinct, check_writable
+from host.audiofile import check_distinct, check_writable, make_folder
 from host.errors import OutboardError
 from host.model.config import did_you_mean
 from host.model.release import PRESETS, Deliverable
@@ -63,6 +63,7 @@ def plan(sources: list[Path], presets: str | None = None,
 
     chosen = _presets(presets)
     jobs: list[Job] = []
+    folders: dict[Path, str | None] = {}  # where deliverables go -> the key naming it
     for src in sources:
         src = Path(src)
         if src.suffix.lower() in SESSION_SUFFIXES:
@@ -84,6 +85,8 @@ def plan(sources: list[Path], presets: str | None = None,
                 raise OutboardError(f"{src}: [release] lists no deliverables (presets or "
                                     "[[release.deliverables]]), and no --preset was given")
             folder = out_dir or rel.folder or src.parent / "deliverables"
+            whose = ("--out" if out_dir else f"{src}: release.folder" if rel.folder
+                     else None)
             title = rel.title or rel.print_path.stem
             print_path = rel.print_path
         else:
@@ -91,8 +94,10 @@ def plan(sources: list[Path], presets: str | None = None,
                 raise OutboardError(f"{src}: no such file")
             items = chosen or [PRESETS[n] for n in DEFAULT_PRESETS]
             folder = out_dir or src.parent / "deliverables"
+            whose = "--out" if out_dir else None
             title = src.stem
             print_path = src
+        folders.setdefault(Path(folder), whose)
         for d in items:
             dst = output_path(folder, title, d)
             jobs.append(Job(print_path, d, dst, f"{title} {d.name}"))
@@ -105,8 +110,8 @@ def plan(sources: list[Path], presets: str | None = None,
                                 "--out folders")
         seen[key] = j
         check_distinct(j.source, j.output)
-    for folder in {j.output.parent for j in jobs}:
-        folder.mkdir(parents=True, exist_ok=True)
+    for folder, whose in folders.items():
+        make_folder(folder, whose, "" if whose else "; choose another with --out")
     for j in jobs:
         check_writable(j.output)
     return jobs

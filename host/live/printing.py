@@ -33,7 +33,7 @@ from pathlib import Path
 
 from host.audiofile import make_folder, read_audio
 from host.errors import OutboardError
-from host.live.run import check_record_path, program_source, stream_session
+from host.live.run import check_record_path, check_recall, program_source, stream_session
 from host.model.session import load_session
 from host.offline.report import measure_program, report_paths, write_report
 
@@ -92,6 +92,7 @@ def print_session(session_path: Path, output: Path | None = None,
 
     say = say or (lambda msg: print(f"outboard: {msg}", file=sys.stderr))
     session = load_session(session_path)
+    check_recall(session, recall, snapshot)
     pre_roll_s = _check_roll("pre-roll", pre_roll_s)
     post_roll_s = _check_roll("post-roll", post_roll_s)
     if output is None:

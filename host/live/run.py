@@ -30,7 +30,7 @@ from host.live.device import short_hostapi
 from host.live.live_view import render
 from host.live.recorder import Recorder
 from host.live.stream import SessionStream
-from host.midi.recall import recall_session, units
+from host.midi.recall import plan, recall_session, units
 from host.model.session import load_session
 from host.offline.stems import mix_stems
 
@@ -108,6 +108,21 @@ def check_record_path(record_path: Path, input_path: Path | None) -> None:
     check_writable(record_path)
 
 
+def check_recall(session, recall: bool, snapshot: str | None) -> None:
+    """One line now, not after the stream opens: a ``snapshot`` needs the recall
+    on, a unit with MIDI recall, and a unit that has that snapshot."""
+    if snapshot is None:
+        return
+    if not recall:
+        raise OutboardError(f"--snapshot {snapshot} with --no-recall: a snapshot is sent "
+                            "over MIDI at the start; expected one of the two, not both")
+    if not units(session):
+        raise OutboardError(f"{session.path}: --snapshot {snapshot}: no hardware insert has "
+                            "MIDI recall (a midi = { profile, port } table); expected a "
+                            "session with MIDI gear")
+    plan(session, snapshot)  # the snapshot exists (else one line naming those that do)
+
+
 def run_session(session_path: Path, input_path: Path | None = None,
                 record_path: Path | None = None, duration_s: float | None = None,
                 view: bool = True, say=None, recall: bool = True,
@@ -118,6 +133,7 @@ def run_session(session_path: Path, input_path: Path | None = None,
 
     say = say or (lambda msg: print(f"outboard: {msg}", file=sys.stderr))
     session = load_session(session_path)
+    check_recall(session, recall, snapshot)
     if duration_s is not None and not (duration_s > 0 and math.isfinite(duration_s)):
         raise OutboardError(f"--duration: expected a positive number of seconds, got {duration_s}")
     if record_path is not None:

@@ -240,11 +240,12 @@ def _parameter(ctx: _Ctx, name: str, d: Any, prof: dict[str, Any]) -> Parameter:
         if sysex is None:
             raise ctx.fail(f"{k}.sysex", "missing (and the profile has no sysex_template)")
         where = f"{k}.sysex" if "sysex" in d else "sysex_template"
+        if address is None and isinstance(sysex, str) and "{address}" in sysex.split():
+            raise ctx.fail(f"{k}.address", f"missing; expected hex bytes such as \"00 00 10\" "
+                           f"for the {{address}} in {where}")
         try:
             tokens = encode.parse_template(sysex, address=address)
-        except ValueError as exc:
-            if "sysex" not in d and "address" in str(exc):
-                where = f"{k}.address"
+        except ValueError as exc:  # the template itself: name the key that holds it
             raise ctx.fail(where, str(exc)) from None
         full = encode.value_raw_max(tokens)
     elif "sysex" in d:

@@ -273,6 +273,15 @@ BAD = {
                                          'sysex = "F0 41 {value} {checksum} F7"\n',
                                 "parameters.x.sysex"),
     "no_parameters": (HEADER, "parameters"),
+    # the shared template's own fault is the template's key, not the parameter's address
+    "template_value_width_5": (HEADER + 'sysex_template = "F0 41 [ {address} {value:5} ] '
+                               '{checksum} F7"\n[parameters.x]\nmin = 0.0\nmax = 1.0\n'
+                               'send = "sysex"\naddress = "00 01"\n', "sysex_template"),
+    "param_value_width_9": (HEADER + '[parameters.x]\nmin = 0.0\nmax = 1.0\nsend = "sysex"\n'
+                            'sysex = "F0 41 {value:9l} F7"\n', "parameters.x.sysex"),
+    "template_address_missing": (HEADER + 'sysex_template = "F0 41 [ {address} {value} ] '
+                                 '{checksum} F7"\n[parameters.x]\nmin = 0.0\nmax = 1.0\n'
+                                 'send = "sysex"\n', "parameters.x.address"),
 }
 
 
@@ -305,3 +314,14 @@ def test_a_profile_nested_absurdly_deep_is_one_line(tmp_path):
     with pytest.raises(ConfigError, match="nested too deep") as ei:
         load_profile(path)
     assert "\n" not in str(ei.value)
+
+
+def test_a_value_width_beyond_4_says_what_value_n_means(tmp_path):
+    """{value:N} is the raw value in N 7-bit bytes; N = 5 was an "unknown token"
+    blamed on the parameter's address."""
+    path = _write(tmp_path, BAD["template_value_width_5"][0], name="wide")
+    with pytest.raises(ConfigError) as ei:
+        load_profile(path)
+    assert str(ei.value) == (
+        f"{path}: sysex_template: {{value:5}}: expected a width N of 1..4 ({{value:N}}: N "
+        "7-bit bytes, {value:Nl} least significant first, {value:Nn} N nibbles), got 5")

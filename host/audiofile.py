@@ -8,11 +8,13 @@ failed run never leaves a half-written file, and the input is never the output.
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import struct
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -260,12 +262,100 @@ def write_audio(dst: str | os.PathLike, data: np.ndarray, sample_rate: int,
             frames = np.ascontiguousarray(k.T.astype(np.int32) << (32 - bits))
     try:
         with atomic_path(dst) as tmp:
-            with sf.SoundFile(str(tmp), "w", samplerate=int(sample_rate),
-                              channels=data.shape[0], format=fmt, subtype=subtype) as f:
+            f = sf.SoundFile(str(tmp), "w", samplerate=int(sample_rate),
+                             channels=data.shape[0], format=fmt, subtype=subtype)
+            try:
                 f.write(frames)
+            except Exception as exc:
+                why = _sndfile_reason(f, exc)
+                with suppress(Exception):
+                    f.close()
+                raise write_error(dst, why) from None
+            f.close()  # (a header update that fails: a disk full to the last block)
     except AudioFileError:
         raise
     except OSError as exc:
-        raise AudioFileError(f"{dst}: cannot write ({exc.strerror or exc})") from None
+        raise write_error(dst, exc.strerror or str(exc), exc.errno) from None
     except Exception as exc:
-        raise AudioFileError(f"{dst}: cannot write ({_reason(exc)})") from None
+        raise write_error(dst, _reason(exc)) from None
+
+
+def _sndfile_reason(f: sf.SoundFile, exc: Exception) -> str:
+    """Why a libsndfile call on ``f`` failed: the system's words behind its
+    generic "System error" (e.g. "No space left on device"), kept by the handle."""
+    why = _reason(exc)
+    try:
+        text = sf._ffi.string(sf._snd.sf_strerror(f._file)).decode("utf-8", "replace")
+    except Exception:  # noqa: BLE001 - soundfile's internals changed: the generic words do
+        return why
+    head, _, detail = text.partition(":")
+    return detail.strip().rstrip(".") or why if head.strip() == "System error" else why
+
+
+def _free_bytes(folder: Path) -> int | None:
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return None
+
+
+def _size(nbytes: float) -> str:
+    """Bytes as people read them: "512 kB", "48.3 MB", "1.2 GB" (powers of 1000)."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if nbytes >= scale:
+            return f"{nbytes / scale:.1f} {unit}"
+    return f"{int(nbytes)} bytes"
+
+
+def write_error(dst: str | os.PathLike, why: str, errno_: int | None = None) -> AudioFileError:
+    """The one line for a failed write of ``dst``: "no space left on device" when
+    the disk is full (also when libsndfile says only "System error" and the file
+    system has no room left), else ``why``."""
+    d = Path(dst)
+    free = _free_bytes(d.parent if str(d.parent) else Path("."))
+    if errno_ in (errno.ENOSPC, errno.EDQUOT) or "No space left" in why or (
+            why == "System error" and free is not None and free < 1 << 20):
+        return AudioFileError(f"{d}: cannot write: no space left on device")
+    return AudioFileError(f"{d}: cannot write ({why})")
+
+
+#: bytes per sample as written, by bit depth
+BYTES_PER_SAMPLE = {"16": 2, "24": 3, "32f": 4}
+#: what a FLAC file takes of its PCM size, at least, for music (usually 0.5..0.7): the
+#: estimate errs low, so that a refusal is certain
+FLAC_RATIO = 0.5
+
+
+def expected_bytes(path: str | os.PathLike, frames: int, channels: int, bit_depth: str) -> int:
+    """About how many bytes ``path`` will take: frames x channels x bytes per sample
+    (FLAC: ``FLAC_RATIO`` of that), plus a header."""
+    n = frames * channels * BYTES_PER_SAMPLE[bit_depth]
+    if Path(path).suffix.lower() == ".flac":
+        n = int(n * FLAC_RATIO)
+    return n + 4096
+
+
+def check_space(files: Iterable[tuple[str | os.PathLike, int]]) -> None:
+    """Before long work: AudioFileError (one line, with the figures) if the files
+    planned, (path, expected bytes), do not fit in the free space of the file
+    systems their folders are on.
+
+    Files on one file system are counted together; a file that replaces
+    another needs its whole size (the new one is complete before the rename)."""
+    need: dict[int, list] = {}
+    for path, nbytes in files:
+        p = Path(path)
+        folder = p.parent if str(p.parent) else Path(".")
+        try:
+            dev = os.stat(folder).st_dev
+        except OSError:
+            continue  # (a folder that is not there is refused elsewhere, naming it)
+        entry = need.setdefault(dev, [0, folder, []])
+        entry[0] += nbytes
+        entry[2].append(p)
+    for nbytes, folder, paths in need.values():
+        free = _free_bytes(folder)
+        if free is not None and free < nbytes:
+            what = f"{paths[0]}" if len(paths) == 1 else f"{paths[0]} and {len(paths) - 1} more"
+            raise AudioFileError(f"{what}: not enough space in {folder}: about {_size(nbytes)} "
+                                 f"to write, {_size(free)} free")

@@ -33,7 +33,13 @@ from pathlib import Path
 
 from host.audiofile import make_folder, read_audio
 from host.errors import OutboardError
-from host.live.run import check_record_path, check_recall, program_source, stream_session
+from host.live.run import (
+    check_recall,
+    check_record_path,
+    check_record_space,
+    program_source,
+    stream_session,
+)
 from host.model.session import load_session
 from host.offline.report import measure_program, report_paths, write_report
 
@@ -114,6 +120,7 @@ def print_session(session_path: Path, output: Path | None = None,
     if len(program) == 0:
         raise OutboardError(f"{input_path or session_path}: the program is empty")
     fs = session.interface.sample_rate
+    check_record_space(output, len(program) + round(post_roll_s * fs), program.shape[1])
     title = f"print {output.name}  ({Path(session.path).name}, {fs} Hz)"
     result = stream_session(session, program, output, view=view, say=say, recall=recall,
                             snapshot=snapshot, pre_roll_s=pre_roll_s, post_roll_s=post_roll_s,

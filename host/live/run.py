@@ -24,11 +24,18 @@ from pathlib import Path
 
 import numpy as np
 
-from host.audiofile import check_distinct, check_writable, output_format, read_audio
+from host.audiofile import (
+    check_distinct,
+    check_space,
+    check_writable,
+    expected_bytes,
+    output_format,
+    read_audio,
+)
 from host.errors import OutboardError
 from host.live.device import short_hostapi
 from host.live.live_view import render
-from host.live.recorder import Recorder
+from host.live.recorder import RECORD_DEPTH, Recorder
 from host.live.stream import SessionStream
 from host.midi.recall import plan, recall_session, units
 from host.model.session import load_session
@@ -108,6 +115,14 @@ def check_record_path(record_path: Path, input_path: Path | None) -> None:
     check_writable(record_path)
 
 
+def check_record_space(record_path: Path, frames: int | None, channels: int) -> None:
+    """One line now, not when the disk fills: the recording's ``frames`` (None:
+    a live input without --duration, no length to check) must fit."""
+    if frames is not None:
+        depth = RECORD_DEPTH.get(record_path.suffix.lower(), "32f")
+        check_space([(record_path, expected_bytes(record_path, frames, channels, depth))])
+
+
 def check_recall(session, recall: bool, snapshot: str | None) -> None:
     """One line now, not after the stream opens: a ``snapshot`` needs the recall
     on, a unit with MIDI recall, and a unit that has that snapshot."""
@@ -139,6 +154,12 @@ def run_session(session_path: Path, input_path: Path | None = None,
     if record_path is not None:
         check_record_path(record_path, input_path)
     program, _ = program_source(session, input_path, say)
+    if record_path is not None:
+        fs = session.interface.sample_rate
+        lengths = ([len(program)] if program is not None else []) + \
+            ([math.ceil(duration_s * fs)] if duration_s is not None else [])
+        check_record_space(record_path, min(lengths) if lengths else None,
+                           len(session.program.inputs))
     return stream_session(session, program, record_path, duration_s=duration_s, view=view,
                           say=say, recall=recall, snapshot=snapshot)
 

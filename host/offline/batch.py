@@ -12,12 +12,15 @@ half-written file.
 
 from __future__ import annotations
 
+import math
 import os
 import queue
 from dataclasses import dataclass
 from pathlib import Path
 
-from host.audiofile import check_distinct, check_writable, make_folder
+import soundfile as sf
+
+from host.audiofile import check_distinct, check_space, check_writable, expected_bytes, make_folder
 from host.errors import OutboardError
 from host.model.config import did_you_mean
 from host.model.release import PRESETS, Deliverable
@@ -114,7 +117,24 @@ def plan(sources: list[Path], presets: str | None = None,
         make_folder(folder, whose, "" if whose else "; choose another with --out")
     for j in jobs:
         check_writable(j.output)
+    check_space(_planned_bytes(jobs))
     return jobs
+
+
+def _planned_bytes(jobs: list[Job]) -> list[tuple[Path, int]]:
+    """(output, expected bytes) of each job whose print can be read (a broken
+    print fails its own jobs, each in one line)."""
+    out = []
+    for j in jobs:
+        try:
+            info = sf.info(str(j.source))
+        except Exception:  # noqa: BLE001 - read_audio says why, in the job
+            continue
+        rate = j.deliverable.sample_rate or info.samplerate
+        frames = math.ceil(info.frames * rate / info.samplerate)
+        out.append((j.output, expected_bytes(j.output, frames, info.channels,
+                                             j.deliverable.bit_depth)))
+    return out
 
 
 def _work(job: Job, index: int, progress_q, report: bool) -> tuple[int, dict | None, str | None]:

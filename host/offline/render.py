@@ -26,7 +26,9 @@ import numpy as np
 from host.audiofile import (
     Audio,
     check_distinct,
+    check_space,
     check_writable,
+    expected_bytes,
     output_format,
     read_audio,
     write_audio,
@@ -135,6 +137,8 @@ def master(
     check_measurable(audio)  # now, not after the work (the report measures the input)
     say("read", 1.0)
     fs = st.sample_rate or audio.sample_rate
+    check_space([(dst, expected_bytes(dst, math.ceil(audio.frames * fs / audio.sample_rate),
+                                      audio.channels, st.bit_depth))])
     data = audio.data
     if fs != audio.sample_rate:
         import soxr

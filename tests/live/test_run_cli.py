@@ -136,3 +136,22 @@ def test_snapshot_requests_are_refused_in_one_line_before_any_stream(monkeypatch
     assert main([str(a) for a in args]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and err.startswith("outboard: error: ") and needle in err
+
+
+@pytest.mark.parametrize(("command", "size"), [("run", "1.2 MB"), ("print", "1.5 MB")])
+def test_a_recording_that_cannot_fit_is_refused_before_any_stream(monkeypatch, mix, small_disk,
+                                                                  capsys, command, size):
+    """3 s of 32-bit float stereo (run; print adds its 1 s post-roll) on a
+    256 KiB disk: refused with the figures, not when the disk fills."""
+    from host.live import run
+
+    def no_stream(*a, **k):
+        raise AssertionError("a stream was opened")
+
+    monkeypatch.setattr(run, "SessionStream", no_stream)
+    out = small_disk / "take.wav"
+    flag = "--record" if command == "run" else "--output"
+    assert main([command, str(SESSION), "--input", str(mix), flag, str(out), "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"outboard: error: {out}: not enough space in {small_disk}: about {size} "
+                   "to write, 262.1 kB free")

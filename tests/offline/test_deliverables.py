@@ -337,3 +337,16 @@ def test_a_title_with_punctuation_and_accents_names_its_files_safely(tmp_path):
     assert main(["deliver", str(sess), "-q", "--jobs", "1", "--no-report"]) == 0
     assert [p.name for p in (tmp_path / "delivered").iterdir()] == [
         "Björk_Vol._2_(2024_Remaster).cd.wav"]
+
+
+def test_a_batch_that_does_not_fit_is_refused_with_the_figures_before_any_job(
+        tmp_path, small_disk, capsys):
+    src = tmp_path / "song.wav"
+    sf.write(src, song(1.0), FS, subtype="FLOAT")
+    assert main(["deliver", str(src), "--preset", "streaming,cd", "--out", str(small_disk),
+                 "-q"]) == 2
+    err = _one_line(capsys)
+    # 48000 frames x 2 channels x 3 bytes (+ 4 kB) and 44100 x 2 x 2 (+ 4 kB)
+    assert err == (f"outboard: error: {small_disk / 'song.streaming.wav'} and 1 more: not "
+                   f"enough space in {small_disk}: about 472.6 kB to write, 262.1 kB free")
+    assert list(small_disk.iterdir()) == []

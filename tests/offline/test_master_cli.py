@@ -222,7 +222,7 @@ def test_failed_write_keeps_the_previous_output_intact(mix, tmp_path, capsys, mo
 
     monkeypatch.setattr(sf.SoundFile, "write", boom)
     code, _, err = run(["master", mix, out, "-q"], capsys)
-    assert code == 2 and "No space left on device" in err
+    assert code == 2 and f"{out}: cannot write: no space left on device" in err
     assert out.read_bytes() == b"previous master"
     assert leftovers(tmp_path) == []
 
@@ -238,3 +238,34 @@ def test_a_one_sample_file_masters_with_its_report(tmp_path, capsys):
     r = json.loads(rep.read_text())
     assert r["output_analysis"]["integrated_lufs"] is None
     assert rep.with_suffix(".png").stat().st_size > 0
+
+
+def test_a_folder_without_room_is_refused_with_the_figures_before_the_work(
+        mix, small_disk, capsys, monkeypatch):
+    """8 s of 24-bit stereo (2.3 MB) on a 256 KiB disk: refused from its length
+    (frames x channels x bytes per sample) before any processing."""
+    from host.offline import render
+
+    def no_work(*a, **k):
+        raise AssertionError("the chain ran")
+
+    monkeypatch.setattr(render.Chain, "process", no_work)
+    out = small_disk / "m.wav"
+    code, _, err = run(["master", mix, out, "-q"], capsys)
+    assert code == 2 and err.strip() == (f"outboard: error: {out}: not enough space in "
+                                         f"{small_disk}: about 2.3 MB to write, 262.1 kB free")
+    assert list(small_disk.iterdir()) == []
+
+
+def test_a_disk_that_fills_while_writing_says_no_space_left_on_device(mix, small_disk, capsys,
+                                                                     monkeypatch):
+    """libsndfile says only "System error"; the line says what it was, and
+    nothing is left on the disk."""
+    from host.offline import render
+
+    monkeypatch.setattr(render, "check_space", lambda files: None)  # as if another writer
+    out = small_disk / "m.wav"                                       # filled it meanwhile
+    code, _, err = run(["master", mix, out, "-q"], capsys)
+    assert code == 2 and err.strip() == f"outboard: error: {out}: cannot write: no space " \
+        "left on device"
+    assert list(small_disk.iterdir()) == []

@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from host._ffi import lib
+from host.dsp.biquad import GAIN_KINDS
 from host.dsp.compressor import DETECTORS, MODES
 from host.dsp.compressor import RANGES as COMP
 from host.dsp.limiter import CEILING_RANGE_DBTP, LOOKAHEAD_RANGE_MS, RELEASE_RANGE_MS
@@ -318,7 +319,10 @@ def _check_band(ctx: _Ctx, key: str, band: Any) -> dict[str, Any]:
         if fam == "linkwitz-riley" and b["order"] not in (2, 4, 6, 8):
             raise ctx.fail(f"{key}.order", f"expected 2, 4, 6 or 8 for linkwitz-riley, "
                            f"got {b['order']}")
-    else:
+    if b.get("gain_db") and t not in GAIN_KINDS:
+        raise ctx.fail(f"{key}.gain_db", f"only for {', '.join(GAIN_KINDS)} bands; {t!r} takes "
+                       f"no gain: expected 0 or no gain_db, got {b['gain_db']:g}")
+    if t not in ("lowpass", "highpass"):
         for k in ("order", "family"):
             if k in band:
                 raise ctx.fail(f"{key}.{k}", f"only for lowpass/highpass bands, not {t!r}")
@@ -399,6 +403,22 @@ def parse_chain(data: dict[str, Any], source: str = "<chain>") -> ChainConfig:
         params.pop("kind")
         inserts.append(Insert(kind, name, params, bypass, bands))
     return ChainConfig(inserts, master)
+
+
+def check_chain_for_program(ctx: _Ctx, chain: ChainConfig, channels: int, sample_rate: int,
+                            prefix: str = "chain") -> None:
+    """A chain against the program it will run on, known in a session: a
+    mid-side compressor needs a stereo program, and an EQ band lies below half
+    the sample rate (the kernels refuse both)."""
+    for k, ins in enumerate(chain.inserts):
+        if ins.kind == "compressor" and ins.params.get("mode") == "mid-side" and channels != 2:
+            raise ctx.fail(f"{prefix}[{k}].mode", f"'mid-side' needs a stereo program; "
+                           f"[program] has {channels} channel(s): expected 'stereo'")
+        for j, band in enumerate(ins.bands):
+            if band["freq_hz"] >= sample_rate / 2:
+                raise ctx.fail(f"{prefix}[{k}].bands[{j}].freq_hz", f"expected below "
+                               f"{sample_rate / 2:g} Hz (half of interface.sample_rate), got "
+                               f"{band['freq_hz']:g}")
 
 
 #: the chain `outboard master` uses when none is given: a subsonic high-pass,

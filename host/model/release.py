@@ -219,7 +219,7 @@ def parse_release(ctx: _Ctx, raw: Any, session_dir: Path) -> Release | None:
                        f"({', '.join(PRESETS)}), got {presets!r}")
     out: list[Deliverable] = []
     for i, p in enumerate(presets):
-        if p not in PRESETS:
+        if not isinstance(p, str) or p not in PRESETS:
             raise ctx.fail(f"release.presets[{i}]", f"unknown preset {p!r} (expected one of "
                            f"{', '.join(PRESETS)}){did_you_mean(p, PRESETS)}")
         out.append(PRESETS[p])

@@ -55,6 +55,7 @@ from host.model.config import (
     Param,
     _check_table,
     _Ctx,
+    check_chain_for_program,
     parse_chain,
     unknown_key,
 )
@@ -276,9 +277,11 @@ def parse_session(data: dict[str, Any], source: str = "<session>") -> Session:
                                 latency=latency, embedded_jack=iface["embedded_jack"])
     program = _check_program(ctx, data["program"])
     chain = parse_chain({"chain": data["chain"]} if "chain" in data else {}, source)
+    check_chain_for_program(ctx, chain, len(program.inputs), interface.sample_rate)
     _check_routing(ctx, program, chain)
     latency = _check_table(ctx, "latency", data.get("latency", {}), LATENCY)
-    stems = parse_stems(data.get("stems", []), source, len(program.inputs))
+    stems = parse_stems(data.get("stems", []), source, len(program.inputs),
+                        interface.sample_rate)
     release = parse_release(ctx, data.get("release"), Path(source).parent)
     return Session(Path(source), interface, program, chain, latency, stems=stems,
                    release=release)

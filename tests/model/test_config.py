@@ -45,6 +45,9 @@ def write(tmp_path, text: str) -> Path:
         ('[[chain]]\nkind = "eq"\nbands = []\n', "chain[0].bands: expected a non-empty array"),
         ('[[chain]]\nkind = "eq"\nbands = [{ type = "peak", freq_hz = 100, order = 4 }]\n',
          "chain[0].bands[0].order: only for lowpass/highpass"),
+        ('[[chain]]\nkind = "eq"\nbands = [{ type = "highpass", freq_hz = 30, gain_db = 3 }]\n',
+         "chain[0].bands[0].gain_db: only for peak, lowshelf, highshelf bands; 'highpass' "
+         "takes no gain: expected 0 or no gain_db, got 3"),
         ('[master]\ntarget_lufs = 3\n', "master.target_lufs: expected a number -40..-5 LUFS"),
         ('[mastr]\ntarget_lufs = -14\n', "mastr: unknown key (expected master, chain); "
          "did you mean 'master'?"),

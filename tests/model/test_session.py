@@ -232,6 +232,27 @@ def test_hardware_routing_errors_are_one_line_at_load_before_any_device(tmp_path
     assert_one_line(str(exc.value), p, key, *fragments)
 
 
+@pytest.mark.parametrize(("replace", "extra", "key", "fragment"), [
+    ({"inputs": "inputs = [1]", "outputs": "outputs = [1]", "monitor": ""},
+     '\n[[chain]]\nkind = "compressor"\nmode = "mid-side"\n', "chain[2].mode",
+     "'mid-side' needs a stereo program; [program] has 1 channel(s)"),
+    ({"sample_rate": "sample_rate = 44100"},
+     '\n[[chain]]\nkind = "eq"\nbands = [{ type = "lowpass", freq_hz = 30000.0 }]\n',
+     "chain[2].bands[0].freq_hz", "expected below 22050 Hz (half of interface.sample_rate)"),
+    ({"inputs": "inputs = [1]", "outputs": "outputs = [1]", "monitor": ""},
+     '\n[[stems]]\nname = "a"\nfile = "a.wav"\n'
+     'chain = [{ kind = "compressor", mode = "mid-side" }]\n', "stems[0].chain[0].mode",
+     "needs a stereo program"),
+])
+def test_a_chain_the_program_cannot_run_is_one_line_at_load(tmp_path: Path, replace, extra,
+                                                            key, fragment) -> None:
+    """The kernels refused these with a ValueError once the engine was built,
+    after the JACK server had started."""
+    with pytest.raises(ConfigError) as exc:
+        session_with(tmp_path, **replace, ratio="ratio = 2.0" + extra)
+    assert_one_line(str(exc.value), tmp_path / "session.toml", key, fragment)
+
+
 def test_hardware_inserts_on_channels_of_their_own_load(tmp_path: Path) -> None:
     second = HARDWARE.replace('"unit"', '"other"').replace("[3, 4]", "[5, 6]")
     s = load_session(write(tmp_path, BASE + HARDWARE + second))

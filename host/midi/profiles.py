@@ -264,6 +264,16 @@ def _parameter(ctx: _Ctx, name: str, d: Any, prof: dict[str, Any]) -> Parameter:
         if raw_max <= raw_min:
             raise ctx.fail(f"{k}.raw_max", f"must be greater than raw_min ({raw_min}), "
                                            f"got {raw_max}")
+        if send == "program":  # what the bank select can carry (host.midi.encode)
+            bank_select = prof.get("bank_select", "cc0_cc32")
+            if bank_select == "none" and raw_max > 127:
+                raise ctx.fail(f"{k}.raw_max", f"expected 0..127 with bank_select = \"none\" "
+                                               f"(a program change alone), got {raw_max}")
+            top, limit = number + raw_max // 128, 127 if bank_select == "cc0" else 16383
+            if bank_select != "none" and top > limit:
+                raise ctx.fail(f"{k}.number", f"bank {number} + raw_max {raw_max} // 128 = "
+                                              f"{top}; expected at most {limit}, what "
+                                              f"bank_select = {bank_select!r} sends")
 
     # the law and its range
     table: tuple[float | str, ...] = ()

@@ -279,6 +279,16 @@ BAD = {
                                'send = "sysex"\naddress = "00 01"\n', "sysex_template"),
     "param_value_width_9": (HEADER + '[parameters.x]\nmin = 0.0\nmax = 1.0\nsend = "sysex"\n'
                             'sysex = "F0 41 {value:9l} F7"\n', "parameters.x.sysex"),
+    # a program change's bank must fit what the bank select sends (was a 0x80 data byte)
+    "program_bank_beyond_cc0_cc32": (HEADER + '[parameters.x]\nmin = 1.0\nmax = 2.0\n'
+                                     'send = "program"\nnumber = 16383\nraw_max = 128\n',
+                                     "parameters.x.number"),
+    "program_bank_beyond_cc0": (HEADER + 'bank_select = "cc0"\n[parameters.x]\nmin = 1.0\n'
+                                'max = 2.0\nsend = "program"\nnumber = 127\nraw_max = 200\n',
+                                "parameters.x.number"),
+    "program_beyond_127_without_bank": (HEADER + 'bank_select = "none"\n[parameters.x]\n'
+                                        'min = 1.0\nmax = 2.0\nsend = "program"\n'
+                                        'raw_max = 128\n', "parameters.x.raw_max"),
     "template_address_missing": (HEADER + 'sysex_template = "F0 41 [ {address} {value} ] '
                                  '{checksum} F7"\n[parameters.x]\nmin = 0.0\nmax = 1.0\n'
                                  'send = "sysex"\n', "parameters.x.address"),

@@ -18,7 +18,7 @@ PROGRESS_MIN_S = 5.0
 
 
 def cmd_master(args: argparse.Namespace) -> int:
-    from host.audiofile import atomic_path, check_writable
+    from host.audiofile import atomic_path, check_writable, write_error
     from host.model.config import default_chain
     from host.model.release import MasterSettings
     from host.model.session import load_chain
@@ -66,8 +66,11 @@ def cmd_master(args: argparse.Namespace) -> int:
         result = master(args.input, args.output, config, settings)
     report = result.report()
     if args.report:
-        with atomic_path(args.report) as tmp:
-            tmp.write_text(json.dumps(report, indent=2) + "\n")
+        try:
+            with atomic_path(args.report) as tmp:
+                tmp.write_text(json.dumps(report, indent=2) + "\n")
+        except OSError as exc:  # a disk that filled once the audio was written
+            raise write_error(args.report, exc.strerror or str(exc), exc.errno) from None
         from host.offline.report import measure_program, plot_report
 
         out = result.written
@@ -75,7 +78,11 @@ def cmd_master(args: argparse.Namespace) -> int:
                               gain_reduction=result.gr_traces or None)
         if settings.target_lufs is not None:
             rep["target_lufs"] = settings.target_lufs
-        plot_report(rep, args.report.with_suffix(".png"), f"{result.output.name} (master)")
+        png = args.report.with_suffix(".png")
+        try:
+            plot_report(rep, png, f"{result.output.name} (master)")
+        except OSError as exc:
+            raise write_error(png, exc.strerror or str(exc), exc.errno) from None
     if not args.quiet:
         o = result.output_analysis
         print(f"wrote {result.output}: {_fmt(o['integrated_lufs'], 'LUFS')} integrated, "

@@ -269,3 +269,21 @@ def test_a_disk_that_fills_while_writing_says_no_space_left_on_device(mix, small
     assert code == 2 and err.strip() == f"outboard: error: {out}: cannot write: no space " \
         "left on device"
     assert list(small_disk.iterdir()) == []
+
+
+def test_a_disk_that_fills_before_the_report_says_no_space_left_on_device(mix, tmp_path, capsys,
+                                                                         monkeypatch):
+    from pathlib import Path as P
+
+    real = P.write_text
+
+    def full(self, *a, **k):
+        if self.name.endswith(".json"):
+            raise OSError(28, "No space left on device")
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(P, "write_text", full)
+    rep = tmp_path / "r.json"
+    code, _, err = run(["master", mix, tmp_path / "m.wav", "--report", rep, "-q"], capsys)
+    assert code == 2 and err.strip() == f"outboard: error: {rep}: cannot write: no space left " \
+        "on device"

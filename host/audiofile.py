@@ -321,8 +321,8 @@ def write_error(dst: str | os.PathLike, why: str, errno_: int | None = None) -> 
 
 #: bytes per sample as written, by bit depth
 BYTES_PER_SAMPLE = {"16": 2, "24": 3, "32f": 4}
-#: what a FLAC file takes of its PCM size, at least, for music (usually 0.5..0.7): the
-#: estimate errs low, so that a refusal is certain
+#: a FLAC file's size over its PCM size, taken low (music is usually 0.5..0.7): the
+#: estimate would rather let a file that may not fit start than refuse one that fits
 FLAC_RATIO = 0.5
 
 

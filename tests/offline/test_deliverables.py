@@ -332,8 +332,9 @@ def test_a_title_with_punctuation_and_accents_names_its_files_safely(tmp_path):
     src = tmp_path / "song.wav"
     sf.write(src, song(1.0), FS, subtype="FLOAT")
     sess = tmp_path / "s.toml"
-    sess.write_text(SESSION.replace('title = "my song"', 'title = "Björk: Vol. 2 (2024 Remaster)"')
-                    .split("[[release.deliverables]]")[0].replace('"streaming"', '"cd"'))
+    sess.write_text(session_toml(interface={"hostapi": None, "embedded_jack": None}, release={
+        "title": "Björk: Vol. 2 (2024 Remaster)", "print": "song.wav", "folder": "delivered",
+        "presets": ["cd"]}))
     assert main(["deliver", str(sess), "-q", "--jobs", "1", "--no-report"]) == 0
     assert [p.name for p in (tmp_path / "delivered").iterdir()] == [
         "Björk_Vol._2_(2024_Remaster).cd.wav"]

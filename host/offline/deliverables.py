@@ -48,6 +48,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from host.audiofile import write_error
 from host.model.config import ChainConfig
 from host.model.release import EXTENSIONS, Deliverable, file_stem
 from host.offline.render import master
@@ -87,9 +88,12 @@ def render_deliverable(src: Path, d: Deliverable, dst: Path, *, report: bool = T
     if report:
         try:
             summary["report"] = _report(res, d, dst, summary, source_note)
-        except BaseException:
+        except BaseException as exc:
             for p in (dst, *report_paths(dst)):
                 p.unlink(missing_ok=True)
+            if isinstance(exc, OSError):  # (a disk that filled after the audio: one line)
+                raise write_error(report_paths(dst)[0], exc.strerror or str(exc),
+                                  exc.errno) from None
             raise
     return summary
 

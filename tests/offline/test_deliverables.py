@@ -327,6 +327,15 @@ def test_a_failed_job_leaves_nothing_and_the_others_are_kept(tmp_path, monkeypat
     assert "the plot failed" in results[0][2]
     assert list((tmp_path / "again").iterdir()) == []
 
+    def full(json_path, png_path, report, title):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(deliverables, "write_report", full)
+    results = run_jobs(plan([src], "cd", tmp_path / "full"), workers=1, show=False)
+    assert results[0][2] == f"{tmp_path / 'full' / 'blip.cd.json'}: cannot write: no space " \
+        "left on device"
+    assert list((tmp_path / "full").iterdir()) == []
+
 
 def test_a_title_with_punctuation_and_accents_names_its_files_safely(tmp_path):
     src = tmp_path / "song.wav"

@@ -5,7 +5,7 @@ VPY     := $(VENV)/bin/python
 APT_PKGS := libportaudio2 libsndfile1 jackd2 libjack-jackd2-0
 STAMP   := $(VENV)/.installed
 
-.PHONY: setup system venv native demo test bench lint clean
+.PHONY: setup system venv native demo test fuzz bench lint clean
 
 setup: system $(STAMP)
 
@@ -35,6 +35,12 @@ demo: setup
 
 test: setup
 	$(VPY) -m pytest -q
+
+# Fuzz sessions, chains, device profiles and audio headers with many more hypothesis
+# examples than `make test` runs, new ones each time (FUZZ_EXAMPLES=20000 for a longer run)
+FUZZ_EXAMPLES ?= 5000
+fuzz: setup
+	OUTBOARD_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(VPY) -m pytest -q tests/model/test_fuzz_inputs.py
 
 bench: setup
 	$(VPY) bench/run.py

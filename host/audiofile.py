@@ -18,11 +18,13 @@ file without one has the standard layout of its channel count
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import shutil
 import struct
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,9 +88,16 @@ class Audio:
         return self.frames / self.sample_rate
 
 
+#: a WAV size field of a stream written to a pipe, where the writer could not go
+#: back to fill in the length: "unknown, read to the end of the file"
+WAV_SIZE_UNKNOWN = 0xFFFFFFFF
+
+
 def _wav_truncation(path: Path) -> str | None:
     """For RIFF/WAVE files: a message if the data chunk claims more bytes than
-    the file holds (libsndfile would quietly read the shorter file)."""
+    the file holds (libsndfile would quietly read the shorter file).  A data
+    chunk of unknown size (``WAV_SIZE_UNKNOWN``, a WAV streamed from a pipe) is
+    read to the end of the file, as libsndfile does."""
     size = path.stat().st_size
     with open(path, "rb") as f:
         head = f.read(12)
@@ -101,11 +110,13 @@ def _wav_truncation(path: Path) -> str | None:
             f.seek(pos)
             cid, clen = struct.unpack("<4sI", f.read(8))
             if cid == b"data":
-                if clen == 0xFFFFFFFF and pos + 8 + clen < size:
-                    return (f"a plain WAV of {size / 2**30:.2f} GiB: its 32-bit data size "
-                            "overflowed at 4 GiB, so only the first 4 GiB would be read; "
-                            "expected RF64 for more (rewrite it as RF64, e.g. `sox IN -t "
-                            "rf64 OUT`, or print it again)")
+                if clen == WAV_SIZE_UNKNOWN:
+                    if pos + 8 + clen < size:
+                        return (f"a plain WAV of {size / 2**30:.2f} GiB: its 32-bit data size "
+                                "overflowed at 4 GiB, so only the first 4 GiB would be read; "
+                                "expected RF64 for more (rewrite it as RF64, e.g. `sox IN -t "
+                                "rf64 OUT`, or print it again)")
+                    return None  # streamed from a pipe: the size was never known, read to the end
                 if pos + 8 + clen > size:
                     missing = pos + 8 + clen - size
                     return f"truncated: its data chunk is {missing} bytes short"
@@ -405,6 +416,24 @@ def check_writable(dst: str | os.PathLike) -> None:
         raise AudioFileError(f"{d}: cannot write in {folder} ({exc.strerror})") from None
 
 
+def make_folder(folder: str | os.PathLike, key: str | None = None, hint: str = "") -> Path:
+    """Create ``folder`` (and its parents) if missing; AudioFileError, one line,
+    if it cannot be (a file in the way, read-only, no permission).  The message
+    starts with ``key`` (the option or session key that named the folder, e.g.
+    "--out"), else with the folder, and ends with ``hint``."""
+    f = Path(folder)
+    head = f"{key}: {f}" if key else f"{f}:"
+    try:
+        f.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise AudioFileError(f"{head} is a file (or inside one); expected a folder"
+                             f"{hint}") from None
+    except OSError as exc:
+        raise AudioFileError(f"{head} cannot be created ({exc.strerror or exc}){hint}") \
+            from None
+    return f
+
+
 def _read_umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
@@ -573,14 +602,102 @@ def write_audio(dst: str | os.PathLike, data: np.ndarray, sample_rate: int,
             frames = np.ascontiguousarray(k.T.astype(np.int32) << (32 - bits))
     try:
         with atomic_path(dst) as tmp:
-            with sf.SoundFile(str(tmp), "w", samplerate=int(sample_rate),
-                              channels=channels, format=fmt, subtype=subtype) as f:
+            f = sf.SoundFile(str(tmp), "w", samplerate=int(sample_rate),
+                             channels=channels, format=fmt, subtype=subtype)
+            try:
                 f.write(frames)
+            except Exception as exc:
+                why = _sndfile_reason(f, exc)
+                with suppress(Exception):
+                    f.close()
+                raise write_error(dst, why) from None
+            f.close()  # (a header update that fails: a disk full to the last block)
             if fmt in ("WAVEX", "RF64"):
                 set_wav_channel_mask(tmp, standard if channel_mask is None else channel_mask)
     except AudioFileError:
         raise
     except OSError as exc:
-        raise AudioFileError(f"{dst}: cannot write ({exc.strerror or exc})") from None
+        raise write_error(dst, exc.strerror or str(exc), exc.errno) from None
     except Exception as exc:
-        raise AudioFileError(f"{dst}: cannot write ({_reason(exc)})") from None
+        raise write_error(dst, _reason(exc)) from None
+
+
+def _sndfile_reason(f: sf.SoundFile, exc: Exception) -> str:
+    """Why a libsndfile call on ``f`` failed: the system's words behind its
+    generic "System error" (e.g. "No space left on device"), kept by the handle."""
+    why = _reason(exc)
+    try:
+        text = sf._ffi.string(sf._snd.sf_strerror(f._file)).decode("utf-8", "replace")
+    except Exception:  # noqa: BLE001 - soundfile's internals changed: the generic words do
+        return why
+    head, _, detail = text.partition(":")
+    return detail.strip().rstrip(".") or why if head.strip() == "System error" else why
+
+
+def _free_bytes(folder: Path) -> int | None:
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return None
+
+
+def _size(nbytes: float) -> str:
+    """Bytes as people read them: "512 kB", "48.3 MB", "1.2 GB" (powers of 1000)."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if nbytes >= scale:
+            return f"{nbytes / scale:.1f} {unit}"
+    return f"{int(nbytes)} bytes"
+
+
+def write_error(dst: str | os.PathLike, why: str, errno_: int | None = None) -> AudioFileError:
+    """The one line for a failed write of ``dst``: "no space left on device" when
+    the disk is full (also when libsndfile says only "System error" and the file
+    system has no room left), else ``why``."""
+    d = Path(dst)
+    free = _free_bytes(d.parent if str(d.parent) else Path("."))
+    if errno_ in (errno.ENOSPC, errno.EDQUOT) or "No space left" in why or (
+            why == "System error" and free is not None and free < 1 << 20):
+        return AudioFileError(f"{d}: cannot write: no space left on device")
+    return AudioFileError(f"{d}: cannot write ({why})")
+
+
+#: bytes per sample as written, by bit depth
+BYTES_PER_SAMPLE = {"16": 2, "24": 3, "32f": 4}
+#: a FLAC file's size over its PCM size, taken low (music is usually 0.5..0.7): the
+#: estimate would rather let a file that may not fit start than refuse one that fits
+FLAC_RATIO = 0.5
+
+
+def expected_bytes(path: str | os.PathLike, frames: int, channels: int, bit_depth: str) -> int:
+    """About how many bytes ``path`` will take: frames x channels x bytes per sample
+    (FLAC: ``FLAC_RATIO`` of that), plus a header."""
+    n = frames * channels * BYTES_PER_SAMPLE[bit_depth]
+    if Path(path).suffix.lower() == ".flac":
+        n = int(n * FLAC_RATIO)
+    return n + 4096
+
+
+def check_space(files: Iterable[tuple[str | os.PathLike, int]]) -> None:
+    """Before long work: AudioFileError (one line, with the figures) if the files
+    planned, (path, expected bytes), do not fit in the free space of the file
+    systems their folders are on.
+
+    Files on one file system are counted together; a file that replaces
+    another needs its whole size (the new one is complete before the rename)."""
+    need: dict[int, list] = {}
+    for path, nbytes in files:
+        p = Path(path)
+        folder = p.parent if str(p.parent) else Path(".")
+        try:
+            dev = os.stat(folder).st_dev
+        except OSError:
+            continue  # (a folder that is not there is refused elsewhere, naming it)
+        entry = need.setdefault(dev, [0, folder, []])
+        entry[0] += nbytes
+        entry[2].append(p)
+    for nbytes, folder, paths in need.values():
+        free = _free_bytes(folder)
+        if free is not None and free < nbytes:
+            what = f"{paths[0]}" if len(paths) == 1 else f"{paths[0]} and {len(paths) - 1} more"
+            raise AudioFileError(f"{what}: not enough space in {folder}: about {_size(nbytes)} "
+                                 f"to write, {_size(free)} free")

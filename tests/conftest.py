@@ -8,6 +8,7 @@ import os
 import re
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -226,6 +227,58 @@ def small_disk(tmp_path):
         pytest.skip(f"cannot mount a small tmpfs to fill (needs root): {r.stderr.strip()}")
     try:
         yield mnt
+    finally:
+        subprocess.run(["umount", str(mnt)], check=True)
+
+
+class FillingDisk:
+    """An 8 MiB tmpfs that another writer fills while a run records on it:
+    the run's own free-space check at its start passes, then the disk fills."""
+
+    def __init__(self, mnt: Path):
+        self.path = mnt
+        self.ballast = mnt / "ballast"
+        #: the recording's .part file once the disk was filled (then it has
+        #: ``leave_bytes`` more to grow, give or take a page)
+        self.part_bytes = 0
+
+    def fill(self, leave_bytes: int) -> None:
+        """Write a ballast file that leaves ``leave_bytes`` free."""
+        import shutil
+
+        n = shutil.disk_usage(self.path).free - leave_bytes
+        with open(self.ballast, "ab") as f:
+            while n > 0:
+                f.write(bytes(min(n, 1 << 20)))
+                n -= 1 << 20
+        self.part_bytes = sum(p.stat().st_size for p in self.path.iterdir() if ".part" in p.name)
+
+    def fill_when_recording(self, min_bytes: int, leave_bytes: int) -> threading.Thread:
+        """In a thread: once a .part file holds ``min_bytes``, fill the disk."""
+        def wait_then_fill() -> None:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                if any(p.stat().st_size >= min_bytes for p in self.path.iterdir()
+                       if ".part" in p.name):
+                    self.fill(leave_bytes)
+                    return
+                time.sleep(0.01)
+        t = threading.Thread(target=wait_then_fill, daemon=True)
+        t.start()
+        return t
+
+
+@pytest.fixture
+def filling_disk(tmp_path):
+    """A :class:`FillingDisk` (an 8 MiB tmpfs; needs root)."""
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mnt)],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs to fill (needs root): {r.stderr.strip()}")
+    try:
+        yield FillingDisk(mnt)
     finally:
         subprocess.run(["umount", str(mnt)], check=True)
 

@@ -16,7 +16,7 @@ HOST = Path(__file__).resolve().parents[1] / "host"
 #: lowest first; a module may import its own layer and those before it
 LAYERS = ("base", "dsp", "midi", "model", "gear", "sim", "offline", "live", "cli")
 #: top-level modules of ``host`` itself: the base every layer stands on
-BASE = {"host", "host.errors", "host._ffi", "host._outboard", "host.audiofile"}
+BASE = {"host", "host.errors", "host._ffi", "host._outboard", "host.audiofile", "host.tomlfile"}
 
 
 def layer_of(module: str) -> str:

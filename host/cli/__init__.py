@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import sys
+from typing import NoReturn
 
 from host import __version__
 from host.cli import (
@@ -36,14 +38,42 @@ EXIT_USER_ERROR = 2
 COMMANDS = (analyze, master, run, ping, print_, deliver, recall, recall_sheet, devices, demo)
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with its usage errors as one line, like every other error:
+    ``outboard: error: COMMAND: what argparse says (see `outboard COMMAND --help`)``,
+    exit 2; the subcommands' parsers are of this class too."""
+
+    #: command name -> its parser (set on the top parser by build_parser)
+    commands: dict[str, argparse.ArgumentParser] | None = None
+
+    def parse_args(self, args=None, namespace=None):  # type: ignore[override]
+        """As argparse, but an unknown option is blamed on the command it was
+        given to, with the closest option of that command."""
+        ns, extras = self.parse_known_args(args, namespace)
+        if extras:
+            target = (self.commands or {}).get(getattr(ns, "command", None) or "", self)
+            near = [difflib.get_close_matches(x, list(target._option_string_actions), n=1)
+                    for x in extras if x.startswith("-")]
+            hint = "".join(f"; did you mean {m[0]!r}?" for m in near[:1] if m)
+            target.error(f"unrecognized arguments: {' '.join(extras)}{hint}")
+        return ns
+
+    def error(self, message: str) -> NoReturn:
+        command = self.prog.removeprefix("outboard").strip()
+        where = f"{command}: " if command else ""
+        self.exit(EXIT_USER_ERROR, f"outboard: error: {where}{message} (see `{self.prog} "
+                  "--help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="outboard",
         description="Real-time host for hybrid analog/digital mastering.")
     p.add_argument("--version", action="version", version=f"outboard {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         command.add_parser(sub)
+    p.commands = dict(sub.choices)
     return p
 
 

@@ -24,6 +24,7 @@ def cmd_master(args: argparse.Namespace) -> int:
         check_writable,
         remove_stale_parts,
         stale_parts_note,
+        write_error,
     )
     from host.model.config import default_chain
     from host.model.release import DEFAULT_MAX_LIMITING_DB, MasterSettings
@@ -93,8 +94,11 @@ def cmd_master(args: argparse.Namespace) -> int:
         result = master(args.input, args.output, config, settings, files=files)
     report = result.report()
     if args.report:
-        with atomic_path(args.report) as tmp:
-            tmp.write_text(json.dumps(report, indent=2) + "\n")
+        try:
+            with atomic_path(args.report) as tmp:
+                tmp.write_text(json.dumps(report, indent=2) + "\n")
+        except OSError as exc:  # a disk that filled once the audio was written
+            raise write_error(args.report, exc.strerror or str(exc), exc.errno) from None
         from host.offline.report import measure_program, plot_report
 
         out = result.written
@@ -104,7 +108,10 @@ def cmd_master(args: argparse.Namespace) -> int:
                               channel_mask=out.channel_mask)
         if settings.target_lufs is not None:
             rep["target_lufs"] = settings.target_lufs
-        plot_report(rep, png, f"{result.output.name} (master)")
+        try:
+            plot_report(rep, png, f"{result.output.name} (master)")
+        except OSError as exc:
+            raise write_error(png, exc.strerror or str(exc), exc.errno) from None
     if not args.quiet:
         o = result.output_analysis
         print(f"wrote {result.output}: {_fmt(o['integrated_lufs'], 'LUFS')} integrated, "

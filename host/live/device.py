@@ -99,6 +99,26 @@ def _describe(devs: list[dict], apis: list[str]) -> str:
 
 
 
+def channel_lists(session: Session) -> list[tuple[str, tuple[int, ...], str]]:
+    """(key, 1-based interface channels, "input" or "output") of every channel list
+    the session names: the program's, then each hardware insert's sends and returns."""
+    prog = session.program
+    out = [("program.inputs", prog.inputs, "input"), ("program.outputs", prog.outputs, "output"),
+           ("program.monitor", prog.monitor, "output")]
+    for k, ins in enumerate(session.chain.inserts):
+        if ins.kind == "hardware":
+            out += [(f"chain[{k}].sends", tuple(ins.params["sends"]), "output"),
+                    (f"chain[{k}].returns", tuple(ins.params["returns"]), "input")]
+    return out
+
+
+def highest_channels(session: Session) -> tuple[int, int]:
+    """(highest input, highest output) the session uses, hardware inserts included."""
+    lists = channel_lists(session)
+    return tuple(max([ch for _, chans, w in lists if w == what for ch in chans] + [1])
+                 for what in ("input", "output"))
+
+
 def resolve_device(session: Session) -> ResolvedDevice:
     """Find the session's device in PortAudio and check channels and rate.
 
@@ -110,12 +130,13 @@ def resolve_device(session: Session) -> ResolvedDevice:
     ConfigError
         One line naming the file and ``interface.device`` (listing the devices
         present, or the ambiguous matches), ``interface.hostapi``,
-        ``program.inputs[i]`` / ``program.outputs[i]`` / ``program.monitor[i]``
+        ``program.inputs[i]`` / ``program.outputs[i]`` / ``program.monitor[i]`` /
+        a hardware insert's ``chain[k].sends[i]`` / ``chain[k].returns[i]``
         (with the device's channel count) or ``interface.sample_rate``.
     """
     sd = load_sounddevice()
     ctx = _Ctx(str(session.path))
-    iface, prog = session.interface, session.program
+    iface = session.interface
     apis = [a["name"] for a in sd.query_hostapis()]
     devs = [dict(d) for d in sd.query_devices()]
     for i, d in enumerate(devs):
@@ -153,18 +174,16 @@ def resolve_device(session: Session) -> ResolvedDevice:
                          max_output_channels=int(d["max_output_channels"]),
                          default_samplerate=float(d["default_samplerate"]))
     label = f"{dev.name!r} [{short_hostapi(dev.hostapi)}]"
-    for key, chans, n, what in (("program.inputs", prog.inputs, dev.max_input_channels, "input"),
-                                ("program.outputs", prog.outputs, dev.max_output_channels,
-                                 "output"),
-                                ("program.monitor", prog.monitor, dev.max_output_channels,
-                                 "output")):
+    for key, chans, what in channel_lists(session):
+        n = dev.max_input_channels if what == "input" else dev.max_output_channels
         for i, ch in enumerate(chans):
             if ch > n:
                 rng = f"1..{n}" if n else "none (the device has no such channels)"
                 raise ctx.fail(f"{key}[{i}]", f"channel {ch} is beyond the {n} {what} "
                                f"channels of {label}; expected {rng}")
-    for check, channels, what in ((sd.check_input_settings, prog.highest_input, "input"),
-                                  (sd.check_output_settings, prog.highest_output, "output")):
+    highest_in, highest_out = highest_channels(session)
+    for check, channels, what in ((sd.check_input_settings, highest_in, "input"),
+                                  (sd.check_output_settings, highest_out, "output")):
         try:
             check(device=dev.index, channels=channels, samplerate=iface.sample_rate,
                   dtype="float32")
@@ -236,7 +255,7 @@ def ensure_studio(session: Session,
     OutboardError
         jackd is missing or did not start.
     """
-    iface, prog = session.interface, session.program
+    iface = session.interface
     if not (_is_jack(iface.hostapi)
             or (iface.embedded_jack and iface.hostapi is None)):
         return None
@@ -245,9 +264,10 @@ def ensure_studio(session: Session,
         if not iface.embedded_jack:
             return None
 
+        highest_in, highest_out = highest_channels(session)
         server = JackServer(rate=iface.sample_rate, period=iface.block_size,
-                            capture=max(MIN_STUDIO_PORTS, prog.highest_input),
-                            playback=max(MIN_STUDIO_PORTS, prog.highest_output)).start()
+                            capture=max(MIN_STUDIO_PORTS, highest_in),
+                            playback=max(MIN_STUDIO_PORTS, highest_out)).start()
         if server.started_here:
             return server
         running = _running_jack()  # another one came up meanwhile: check it below

@@ -55,7 +55,7 @@ from host.dsp.biquad import KINDS as BIQUAD_TYPES
 from host.dsp.biquad import butterworth_sections, linkwitz_riley_sections
 from host.dsp.kernel import KernelInsert
 from host.errors import ConfigError
-from host.model.config import KINDS, ChainConfig, Param, parse_chain
+from host.model.config import KINDS, MAX_INSERTS, ChainConfig, Param, parse_chain
 from host.offline.chain import build_insert
 
 __all__ = ["Engine", "EVENT_NAMES", "GEAR_FAULTS", "ON_RETURN_LOST", "SOURCES"]
@@ -79,7 +79,6 @@ GEAR_FAULTS = ("return_lost", "return_dc", "return_oscillation")
 ON_RETURN_LOST = ("bypass", "stop")
 FS_RANGE_HZ = (8000.0, 768000.0)
 MAX_CHANNELS = int(lib.OB_ENGINE_MAX_CHANNELS)
-MAX_INSERTS = int(lib.OB_ENGINE_MAX_INSERTS)
 MAX_BLOCK = int(lib.OB_ENGINE_MAX_BLOCK)
 #: length of the gain and bypass ramps, ms (linear)
 RAMP_MS = float(lib.OB_ENGINE_RAMP_MS)

@@ -33,11 +33,13 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from host.audiofile import container_format, read_audio
+from host.audiofile import container_format, make_folder, read_audio
 from host.errors import OutboardError
 from host.live.recorder import RECORD_DEPTH
 from host.live.run import (
+    check_recall,
     check_record_path,
+    check_record_space,
     incomplete_path,
     program_source,
     session_files,
@@ -104,6 +106,7 @@ def print_session(session_path: Path, output: Path | None = None,
 
     say = say or (lambda msg: print(f"outboard: {msg}", file=sys.stderr))
     session = load_session(session_path)
+    check_recall(session, recall, snapshot)
     pre_roll_s = _check_roll("pre-roll", pre_roll_s)
     post_roll_s = _check_roll("post-roll", post_roll_s)
     if output is None:
@@ -112,7 +115,7 @@ def print_session(session_path: Path, output: Path | None = None,
             raise OutboardError(f"{session_path}: where to print? give --output PRINT.wav "
                                 "(or [release] print = \"FILE\" in the session)")
         if input_path is not None or getattr(session, "stems", None):
-            output.parent.mkdir(parents=True, exist_ok=True)  # the session's folder for it
+            make_folder(output.parent, f"{session_path}: release.print")  # its folder
     output = Path(output)
     if input_path is None and not getattr(session, "stems", None):
         raise OutboardError(f"{session_path}: nothing to print: give --input MIX "
@@ -133,6 +136,7 @@ def print_session(session_path: Path, output: Path | None = None,
     # an AIFF print that would pass 4 GiB is refused now, not cut short hours in
     container_format(output, RECORD_DEPTH.get(output.suffix.lower(), "32f"),
                      len(program) + int(round(post_roll_s * fs)), program.shape[1])
+    check_record_space(output, len(program) + round(post_roll_s * fs), program.shape[1])
     title = f"print {output.name}  ({Path(session.path).name}, {fs} Hz)"
     result = stream_session(session, program, output, view=view, say=say, recall=recall,
                             snapshot=snapshot, pre_roll_s=pre_roll_s, post_roll_s=post_roll_s,

@@ -26,7 +26,9 @@ import numpy as np
 
 from host.audiofile import (
     FilesRead,
+    check_space,
     check_writable,
+    expected_bytes,
     output_format,
     read_audio,
     remove_stale_parts,
@@ -36,9 +38,9 @@ from host.errors import OutboardError, deferred, interruption
 from host.gear.inserts import store_path
 from host.live.device import short_hostapi
 from host.live.live_view import render
-from host.live.recorder import Recorder
+from host.live.recorder import RECORD_DEPTH, Recorder
 from host.live.stream import SessionStream
-from host.midi.recall import recall_session, units
+from host.midi.recall import plan, recall_session, units
 from host.model.session import files_read, load_session
 from host.offline.stems import mix_stems
 
@@ -136,6 +138,29 @@ def sweep_parts(path: Path, say) -> None:
         say(stale_parts_note(removed))
 
 
+def check_record_space(record_path: Path, frames: int | None, channels: int) -> None:
+    """One line now, not when the disk fills: the recording's ``frames`` (None:
+    a live input without --duration, no length to check) must fit."""
+    if frames is not None:
+        depth = RECORD_DEPTH.get(record_path.suffix.lower(), "32f")
+        check_space([(record_path, expected_bytes(record_path, frames, channels, depth))])
+
+
+def check_recall(session, recall: bool, snapshot: str | None) -> None:
+    """One line now, not after the stream opens: a ``snapshot`` needs the recall
+    on, a unit with MIDI recall, and a unit that has that snapshot."""
+    if snapshot is None:
+        return
+    if not recall:
+        raise OutboardError(f"--snapshot {snapshot} with --no-recall: a snapshot is sent "
+                            "over MIDI at the start; expected one of the two, not both")
+    if not units(session):
+        raise OutboardError(f"{session.path}: --snapshot {snapshot}: no hardware insert has "
+                            "MIDI recall (a midi = { profile, port } table); expected a "
+                            "session with MIDI gear")
+    plan(session, snapshot)  # the snapshot exists (else one line naming those that do)
+
+
 def run_session(session_path: Path, input_path: Path | None = None,
                 record_path: Path | None = None, duration_s: float | None = None,
                 view: bool = True, say=None, recall: bool = True,
@@ -146,12 +171,19 @@ def run_session(session_path: Path, input_path: Path | None = None,
 
     say = say or (lambda msg: print(f"outboard: {msg}", file=sys.stderr))
     session = load_session(session_path)
+    check_recall(session, recall, snapshot)
     if duration_s is not None and not (duration_s > 0 and math.isfinite(duration_s)):
         raise OutboardError(f"--duration: expected a positive number of seconds, got {duration_s}")
     if record_path is not None:
         check_record_path(record_path, session_files(session, input_path))
         sweep_parts(record_path, say)
     program, _ = program_source(session, input_path, say)
+    if record_path is not None:
+        fs = session.interface.sample_rate
+        lengths = ([len(program)] if program is not None else []) + \
+            ([math.ceil(duration_s * fs)] if duration_s is not None else [])
+        check_record_space(record_path, min(lengths) if lengths else None,
+                           len(session.program.inputs))
     return stream_session(session, program, record_path, duration_s=duration_s, view=view,
                           say=say, recall=recall, snapshot=snapshot)
 

@@ -79,6 +79,11 @@ def parse_template(text: str, *, address: bytes | None = None,
     opened = closed = False
     for tok in text.split():
         m = _TOKEN_RE.match(tok)
+        width = re.match(r"^\{value:(\d+)[ln]?\}$", tok)
+        if m is None and width is not None:
+            raise ValueError(f"{tok}: expected a width N of 1..4 ({{value:N}}: N 7-bit bytes, "
+                             f"{{value:Nl}} least significant first, {{value:Nn}} N nibbles), "
+                             f"got {width[1]}")
         if m is None:
             raise ValueError(f"unknown token {tok!r} (hex byte, [, ], {{ch}}, {{ch+HH}}, "
                              f"{{address}}, {{value}}, {{value:N}}, {{value:Nl}}, "

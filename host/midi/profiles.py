@@ -43,7 +43,6 @@ and the key.
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import dataclass, field
 from numbers import Real
 from pathlib import Path
@@ -51,6 +50,7 @@ from typing import Any
 
 from host.errors import ConfigError
 from host.midi import encode, laws
+from host.tomlfile import load_toml
 
 #: The folder of the shipped profiles.
 DEVICES_DIR = Path(__file__).resolve().parents[2] / "devices"
@@ -240,11 +240,12 @@ def _parameter(ctx: _Ctx, name: str, d: Any, prof: dict[str, Any]) -> Parameter:
         if sysex is None:
             raise ctx.fail(f"{k}.sysex", "missing (and the profile has no sysex_template)")
         where = f"{k}.sysex" if "sysex" in d else "sysex_template"
+        if address is None and isinstance(sysex, str) and "{address}" in sysex.split():
+            raise ctx.fail(f"{k}.address", f"missing; expected hex bytes such as \"00 00 10\" "
+                           f"for the {{address}} in {where}")
         try:
             tokens = encode.parse_template(sysex, address=address)
-        except ValueError as exc:
-            if "sysex" not in d and "address" in str(exc):
-                where = f"{k}.address"
+        except ValueError as exc:  # the template itself: name the key that holds it
             raise ctx.fail(where, str(exc)) from None
         full = encode.value_raw_max(tokens)
     elif "sysex" in d:
@@ -263,6 +264,16 @@ def _parameter(ctx: _Ctx, name: str, d: Any, prof: dict[str, Any]) -> Parameter:
         if raw_max <= raw_min:
             raise ctx.fail(f"{k}.raw_max", f"must be greater than raw_min ({raw_min}), "
                                            f"got {raw_max}")
+        if send == "program":  # what the bank select can carry (host.midi.encode)
+            bank_select = prof.get("bank_select", "cc0_cc32")
+            if bank_select == "none" and raw_max > 127:
+                raise ctx.fail(f"{k}.raw_max", f"expected 0..127 with bank_select = \"none\" "
+                                               f"(a program change alone), got {raw_max}")
+            top, limit = number + raw_max // 128, 127 if bank_select == "cc0" else 16383
+            if bank_select != "none" and top > limit:
+                raise ctx.fail(f"{k}.number", f"bank {number} + raw_max {raw_max} // 128 = "
+                                              f"{top}; expected at most {limit}, what "
+                                              f"bank_select = {bank_select!r} sends")
 
     # the law and its range
     table: tuple[float | str, ...] = ()
@@ -390,13 +401,7 @@ def load_profile(name_or_path: str | Path) -> DeviceProfile:
         raise ConfigError(f"device profile {s!r}: no file {path}; shipped profiles: "
                           f"{', '.join(list_profiles())}")
     ctx = _Ctx(path)
-    try:
-        with path.open("rb") as f:
-            d = tomllib.load(f)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not UTF-8 text; expected a TOML file") from None
+    d = load_toml(path)
     for key in d:
         if key not in _PROFILE_KEYS:
             raise ctx.fail(key, f"unknown key; expected one of {', '.join(_PROFILE_KEYS)}")

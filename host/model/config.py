@@ -54,7 +54,6 @@ from __future__ import annotations
 
 import difflib
 import math
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,12 +62,21 @@ from host.dsp import dynamic_eq, imager, multiband, saturation
 from host.dsp.compressor import RANGES as compressor_ranges
 from host.dsp.crossover import check_crossovers
 from host.dsp.kernel import ParamError, Range
+from host._ffi import lib
+from host.dsp.biquad import GAIN_KINDS
 from host.dsp.limiter import CEILING_RANGE_DBTP, LOOKAHEAD_RANGE_MS, RELEASE_RANGE_MS
 from host.errors import ConfigError
 from host.midi.recall import MidiKeyError, check_insert_midi
 from host.model.virtual_gear import GearSpec
 
 Number = (int, float)
+
+#: most inserts in one chain, for `run` and `print` (the C engine's table,
+#: native/engine.h OB_ENGINE_MAX_INSERTS) and so for `master` and stems too
+MAX_INSERTS = int(lib.OB_ENGINE_MAX_INSERTS)
+#: highest interface channel (1-based) a session or a hardware insert may name: the
+#: device channels the C engine can route (OB_ENGINE_MAX_DEVICE_CHANNELS)
+MAX_DEVICE_CHANNEL = int(lib.OB_ENGINE_MAX_DEVICE_CHANNELS)
 
 
 @dataclass(frozen=True)
@@ -178,8 +186,10 @@ KINDS: dict[str, dict[str, Param]] = {
     },
     "gain": {"gain_db": Param("number", -48.0, 48.0, "dB", 0.0, required=True)},
     "hardware": {
-        "sends": Param("channels", 1, 64, "(1-based interface outputs)", required=True),
-        "returns": Param("channels", 1, 64, "(1-based interface inputs)", required=True),
+        "sends": Param("channels", 1, MAX_DEVICE_CHANNEL, "(1-based interface outputs)",
+                       required=True),
+        "returns": Param("channels", 1, MAX_DEVICE_CHANNEL, "(1-based interface inputs)",
+                         required=True),
         "send_trim_db": Param("number", -24.0, 24.0, "dB", 0.0),
         "return_trim_db": Param("number", -24.0, 24.0, "dB", 0.0, choices=("auto",)),
         "polarity": Param("polarity", default=1, choices=("auto",)),
@@ -346,7 +356,10 @@ def _check_band(ctx: _Ctx, key: str, band: Any) -> dict[str, Any]:
         if fam == "linkwitz-riley" and b["order"] not in (2, 4, 6, 8):
             raise ctx.fail(f"{key}.order", f"expected 2, 4, 6 or 8 for linkwitz-riley, "
                            f"got {b['order']}")
-    else:
+    if b.get("gain_db") and t not in GAIN_KINDS:
+        raise ctx.fail(f"{key}.gain_db", f"only for {', '.join(GAIN_KINDS)} bands; {t!r} takes "
+                       f"no gain: expected 0 or no gain_db, got {b['gain_db']:g}")
+    if t not in ("lowpass", "highpass"):
         for k in ("order", "family"):
             if k in band:
                 raise ctx.fail(f"{key}.{k}", f"only for lowpass/highpass bands, not {t!r}")
@@ -441,6 +454,8 @@ def parse_chain(data: dict[str, Any], source: str = "<chain>") -> ChainConfig:
     chain = data.get("chain", [])
     if not isinstance(chain, list):
         raise ctx.fail("chain", "expected an array of tables ([[chain]])")
+    if len(chain) > MAX_INSERTS:
+        raise ctx.fail("chain", f"expected at most {MAX_INSERTS} inserts, got {len(chain)}")
     inserts: list[Insert] = []
     names: dict[str, int] = {}
     for i, raw in enumerate(chain):
@@ -480,22 +495,20 @@ def parse_chain(data: dict[str, Any], source: str = "<chain>") -> ChainConfig:
     return ChainConfig(inserts, master)
 
 
-def load_toml(path: str | Path) -> dict[str, Any]:
-    p = Path(path)
-    try:
-        text = p.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(f"{p}: no such file") from None
-    except OSError as exc:
-        raise ConfigError(f"{p}: cannot read ({exc.strerror})") from None
-    try:
-        return tomllib.loads(text.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ConfigError(f"{p}: not UTF-8 text; expected a TOML file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{p}: TOML syntax error: {exc}") from None
-
-
+def check_chain_for_program(ctx: _Ctx, chain: ChainConfig, channels: int, sample_rate: int,
+                            prefix: str = "chain") -> None:
+    """A chain against the program it will run on, known in a session: a
+    mid-side compressor needs a stereo program, and an EQ band lies below half
+    the sample rate (the kernels refuse both)."""
+    for k, ins in enumerate(chain.inserts):
+        if ins.kind == "compressor" and ins.params.get("mode") == "mid-side" and channels != 2:
+            raise ctx.fail(f"{prefix}[{k}].mode", f"'mid-side' needs a stereo program; "
+                           f"[program] has {channels} channel(s): expected 'stereo'")
+        for j, band in enumerate(ins.bands):
+            if band["freq_hz"] >= sample_rate / 2:
+                raise ctx.fail(f"{prefix}[{k}].bands[{j}].freq_hz", f"expected below "
+                               f"{sample_rate / 2:g} Hz (half of interface.sample_rate), got "
+                               f"{band['freq_hz']:g}")
 
 
 #: the chain `outboard master` uses when none is given: a subsonic high-pass,

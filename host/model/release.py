@@ -23,7 +23,8 @@ Rates and formats not stated keep the print's.  A session adds its own under
 ``[release]``::
 
     [release]
-    title = "song"                 # file names: TITLE.DELIVERABLE.EXT (default: the print's name)
+    title = "Song (2024 Remaster)" # any printable text; file names TITLE.DELIVERABLE.EXT use
+                                   # a safe form of it (default: the print's name)
     print = "song.print.wav"       # what `outboard print` writes, `outboard deliver` reads
     folder = "deliverables"        # where deliverables go (relative to the session)
     presets = ["streaming", "cd", "vinyl", "club"]
@@ -49,6 +50,7 @@ from __future__ import annotations
 
 import os
 import re
+import unicodedata
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -123,6 +125,35 @@ DELIVERABLE_KEYS: dict[str, Param] = {
     "max_limiting_db": MASTER["max_limiting_db"],
 }
 RELEASE_KEYS = ("title", "print", "folder", "presets", "deliverables")
+#: most UTF-8 bytes of a file-name stem made from a title: file systems take 255 per
+#: name, and TITLE.DELIVERABLE.EXT (and its temporary .TITLE....part name) need the rest
+MAX_STEM_BYTES = 120
+#: characters no file name gets: path separators and those Windows refuses
+_UNSAFE = set('/\\<>:"|?*')
+
+
+def file_stem(title: str) -> str:
+    """A file-name stem for ``title``, safe on every common file system.
+
+    Letters (of any script) and digits are kept, as is other printable
+    punctuation; spaces become ``_`` (runs of them one); path separators,
+    ``<>:"|?*`` and control or format characters are dropped; no leading dot or
+    dash (a hidden file, an option) and no trailing dot; at most
+    ``MAX_STEM_BYTES`` of UTF-8, cut at a character.  Unicode is composed (NFC),
+    so a name typed on macOS and one typed elsewhere are the same file.
+    ``""`` if nothing usable is left.
+    """
+    out = []
+    for ch in unicodedata.normalize("NFC", title):
+        if ch.isspace():
+            out.append("_")
+        elif ch not in _UNSAFE and unicodedata.category(ch)[0] != "C":
+            out.append(ch)
+    stem = re.sub(r"_{2,}", "_", "".join(out)).strip("_").lstrip(".-").rstrip(".")
+    raw = stem.encode("utf-8")
+    if len(raw) > MAX_STEM_BYTES:
+        stem = raw[:MAX_STEM_BYTES].decode("utf-8", "ignore").rstrip("_.")
+    return stem
 
 
 @dataclass
@@ -181,9 +212,12 @@ def parse_release(ctx: _Ctx, raw: Any, session_dir: Path) -> Release | None:
         return v
 
     title = text("title")
-    if title is not None and not NAME_RE.match(title.replace(" ", "_")):
-        raise ctx.fail("release.title", "expected letters, digits, spaces, - and _ "
-                       f"(it names files), got {title!r}")
+    if title is not None and not title.isprintable():
+        raise ctx.fail("release.title", f"expected printable text (no tabs, line breaks or "
+                       f"control characters), got {title!r}")
+    if title is not None and not any(c.isalnum() for c in file_stem(title)):
+        raise ctx.fail("release.title", f"expected a letter or digit to name the files, "
+                       f"got {title!r}")
     pr, folder = text("print"), text("folder")
     presets = raw.get("presets", [])
     if not isinstance(presets, list):
@@ -191,7 +225,7 @@ def parse_release(ctx: _Ctx, raw: Any, session_dir: Path) -> Release | None:
                        f"({', '.join(PRESETS)}), got {presets!r}")
     out: list[Deliverable] = []
     for i, p in enumerate(presets):
-        if p not in PRESETS:
+        if not isinstance(p, str) or p not in PRESETS:
             raise ctx.fail(f"release.presets[{i}]", f"unknown preset {p!r} (expected one of "
                            f"{', '.join(PRESETS)}){did_you_mean(p, PRESETS)}")
         out.append(PRESETS[p])

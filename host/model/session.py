@@ -52,22 +52,24 @@ from typing import TYPE_CHECKING, Any
 from host.audiofile import FilesRead
 from host.midi.profiles import profile_path
 from host.model.config import (
+    MAX_DEVICE_CHANNEL,
     ChainConfig,
     Param,
     _check_table,
     _Ctx,
-    load_toml,
+    check_chain_for_program,
     parse_chain,
     unknown_key,
 )
 from host.model.release import Release, parse_release
 from host.model.stems import STEM_LENGTHS, StemConfig, parse_stems
+from host.tomlfile import load_toml
 
 if TYPE_CHECKING:
     pass
 
-#: highest channel number a session may name (1-based); real interfaces stay far below
-MAX_CHANNEL = 256
+#: highest channel number a session may name (1-based): what the C engine can route
+MAX_CHANNEL = MAX_DEVICE_CHANNEL
 #: most program channels (inputs, and as many outputs)
 MAX_PROGRAM_CHANNELS = 8
 #: latency as a number: seconds, this range
@@ -229,6 +231,31 @@ def _check_program(ctx: _Ctx, raw: Any) -> ProgramConfig:
     return ProgramConfig(ins, outs, mon, stem_lengths)
 
 
+def _check_routing(ctx: _Ctx, program: ProgramConfig, chain: ChainConfig) -> None:
+    """Hardware inserts against the program and each other: one send and one
+    return per program channel; a send on an interface output of its own (not a
+    program output, a monitor or another insert's send); a return on an input of
+    its own (not a program input or another insert's return)."""
+    outs = {ch: f"program.outputs[{i}]" for i, ch in enumerate(program.outputs)}
+    outs.update({ch: f"program.monitor[{i}]" for i, ch in enumerate(program.monitor)})
+    ins = {ch: f"program.inputs[{i}]" for i, ch in enumerate(program.inputs)}
+    n = len(program.inputs)
+    for k, insert in enumerate(chain.inserts):
+        if insert.kind != "hardware":
+            continue
+        key = f"chain[{k}]"
+        for what, owner, io in (("sends", outs, "output"), ("returns", ins, "input")):
+            chans = insert.params[what]
+            if len(chans) != n:
+                raise ctx.fail(f"{key}.{what}", f"expected {n} interface {io}s (one per "
+                               f"program channel, as program.inputs), got {len(chans)}")
+            for j, ch in enumerate(chans):
+                if ch in owner:
+                    raise ctx.fail(f"{key}.{what}[{j}]", f"interface {io} {ch} is also "
+                                   f"{owner[ch]}; expected an {io} used by this insert alone")
+                owner[ch] = f"{key}.{what}[{j}] (insert {insert.name!r})"
+
+
 def parse_session(data: dict[str, Any], source: str = "<session>") -> Session:
     """Validate a parsed session table; raises ConfigError naming ``source`` and the key."""
     ctx = _Ctx(source)
@@ -252,8 +279,11 @@ def parse_session(data: dict[str, Any], source: str = "<session>") -> Session:
                                 latency=latency, embedded_jack=iface["embedded_jack"])
     program = _check_program(ctx, data["program"])
     chain = parse_chain({"chain": data["chain"]} if "chain" in data else {}, source)
+    check_chain_for_program(ctx, chain, len(program.inputs), interface.sample_rate)
+    _check_routing(ctx, program, chain)
     latency = _check_table(ctx, "latency", data.get("latency", {}), LATENCY)
-    stems = parse_stems(data.get("stems", []), source, len(program.inputs))
+    stems = parse_stems(data.get("stems", []), source, len(program.inputs),
+                        interface.sample_rate)
     release = parse_release(ctx, data.get("release"), Path(source).parent)
     return Session(Path(source), interface, program, chain, latency, stems=stems,
                    release=release)

@@ -58,7 +58,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from host.errors import ConfigError
-from host.model.config import ChainConfig, Param, _check_table, _Ctx, parse_chain, unknown_key
+from host.model.config import (
+    ChainConfig,
+    Param,
+    _check_table,
+    _Ctx,
+    check_chain_for_program,
+    parse_chain,
+    unknown_key,
+)
 
 if TYPE_CHECKING:
     pass
@@ -145,7 +153,8 @@ def _parse_stem_chain(ctx: _Ctx, key: str, raw: Any) -> ChainConfig:
         raise
 
 
-def parse_stems(raw: Any, source: str = "<session>", channels: int = 2) -> list[StemConfig]:
+def parse_stems(raw: Any, source: str = "<session>", channels: int = 2,
+                sample_rate: int | None = None) -> list[StemConfig]:
     """Validate a session's ``stems`` array (the tables alone; no file is opened).
 
     Parameters
@@ -157,6 +166,9 @@ def parse_stems(raw: Any, source: str = "<session>", channels: int = 2) -> list[
     channels : int
         Program channel count (``[program] inputs``); a ``pan`` other than 0
         needs 2.
+    sample_rate : int, optional
+        ``interface.sample_rate``, Hz: the stem chains are checked against it
+        and ``channels`` (host.model.config.check_chain_for_program).
 
     Raises
     ------
@@ -192,6 +204,8 @@ def parse_stems(raw: Any, source: str = "<session>", channels: int = 2) -> list[
                            f"{channels} channel(s): expected 0 or no pan")
         chain = (_parse_stem_chain(ctx, key, table["chain"]) if "chain" in table
                  else ChainConfig([], {}))
+        if sample_rate is not None:
+            check_chain_for_program(ctx, chain, channels, sample_rate, f"{key}.chain")
         stems.append(StemConfig(i, name, vals["file"], vals["gain_db"], vals["pan"],
                                 vals["mute"], chain))
     return stems

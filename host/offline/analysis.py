@@ -6,14 +6,29 @@ import math
 
 import numpy as np
 
+from host._ffi import lib
 from host.audiofile import Audio
 from host.dsp.limiter import TruePeakMeter
-from host.dsp.loudness import LoudnessMeter
+from host.dsp.loudness import FS_MAX_HZ, FS_MIN_HZ, LoudnessMeter
+from host.errors import AudioFileError
 
 
 def _finite(v: float) -> float | None:
     """JSON has no -inf: silence reads as None."""
     return None if not math.isfinite(v) else round(float(v), 2)
+
+
+def check_measurable(audio: Audio) -> None:
+    """AudioFileError (one line naming the file) unless the meters and kernels
+    take ``audio``: a rate of 8000..768000 Hz and 1..64 channels."""
+    where = audio.path if audio.path is not None else "audio"
+    if not FS_MIN_HZ <= audio.sample_rate <= FS_MAX_HZ:
+        raise AudioFileError(f"{where}: sample rate {audio.sample_rate} Hz; expected "
+                             f"{FS_MIN_HZ:g}..{FS_MAX_HZ:g} Hz (the meters' range; resample it "
+                             "first)")
+    if not 1 <= audio.channels <= lib.OB_MAX_CHANNELS:
+        raise AudioFileError(f"{where}: {audio.channels} channels; expected "
+                             f"1..{lib.OB_MAX_CHANNELS}")
 
 
 def analyze_audio(audio: Audio) -> dict:
@@ -25,8 +40,14 @@ def analyze_audio(audio: Audio) -> dict:
     Annex 2), sample_peak_dbfs, duration_s, sample_rate (Hz), channels.
     Values that are undefined (silence, or a program shorter than a gating
     block) are None.
+
+    Raises
+    ------
+    AudioFileError
+        A rate or channel count the meters do not take (see check_measurable).
     """
 
+    check_measurable(audio)
     fs, data = audio.sample_rate, audio.data
     meter = LoudnessMeter(fs, audio.channels, channel_mask=audio.channel_mask)
     meter.process(data)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import math
 import os
 import signal
 import socket
@@ -38,7 +39,16 @@ from pathlib import Path
 
 from dataclasses import replace
 
-from host.audiofile import FilesRead, check_writable, remove_stale_parts
+import soundfile as sf
+
+from host.audiofile import (
+    FilesRead,
+    check_space,
+    check_writable,
+    expected_bytes,
+    make_folder,
+    remove_stale_parts,
+)
 from host.errors import Interrupted, OutboardError, interruption
 from host.model.config import MASTER, did_you_mean
 from host.model.release import PRESETS, Deliverable
@@ -97,6 +107,7 @@ def plan(sources: list[Path], presets: str | None = None,
                             f"got {max_limiting_db:g}")
     jobs: list[Job] = []
     files = FilesRead()
+    folders: dict[Path, str | None] = {}  # where deliverables go -> the key naming it
     for src in sources:
         src = Path(src)
         if src.suffix.lower() in SESSION_SUFFIXES:
@@ -119,6 +130,8 @@ def plan(sources: list[Path], presets: str | None = None,
                 raise OutboardError(f"{src}: [release] lists no deliverables (presets or "
                                     "[[release.deliverables]]), and no --preset was given")
             folder = out_dir or rel.folder or src.parent / "deliverables"
+            whose = ("--out" if out_dir else f"{src}: release.folder" if rel.folder
+                     else None)
             title = rel.title or rel.print_path.stem
             print_path = rel.print_path
             files.read(print_path, f"the print of {src}")
@@ -128,8 +141,10 @@ def plan(sources: list[Path], presets: str | None = None,
             files.read(src, "a source print")
             items = chosen or [PRESETS[n] for n in DEFAULT_PRESETS]
             folder = out_dir or src.parent / "deliverables"
+            whose = "--out" if out_dir else None
             title = src.stem
             print_path = src
+        folders.setdefault(Path(folder), whose)
         for d in items:
             if max_limiting_db is not None:
                 d = replace(d, max_limiting_db=max_limiting_db)
@@ -149,11 +164,28 @@ def plan(sources: list[Path], presets: str | None = None,
             for r, what in zip(report_paths(j.output), ("report", "report's plot"),
                                strict=True):
                 files.claim(r, what)
-    for folder in {j.output.parent for j in jobs}:
-        folder.mkdir(parents=True, exist_ok=True)
+    for folder, whose in folders.items():
+        make_folder(folder, whose, "" if whose else "; choose another with --out")
     for j in jobs:
         check_writable(j.output)
+    check_space(_planned_bytes(jobs))
     return jobs
+
+
+def _planned_bytes(jobs: list[Job]) -> list[tuple[Path, int]]:
+    """(output, expected bytes) of each job whose print can be read (a broken
+    print fails its own jobs, each in one line)."""
+    out = []
+    for j in jobs:
+        try:
+            info = sf.info(str(j.source))
+        except Exception:  # noqa: BLE001 - read_audio says why, in the job
+            continue
+        rate = j.deliverable.sample_rate or info.samplerate
+        frames = math.ceil(info.frames * rate / info.samplerate)
+        out.append((j.output, expected_bytes(j.output, frames, info.channels,
+                                             j.deliverable.bit_depth)))
+    return out
 
 
 def _work(job: Job, index: int, progress_q, report: bool) -> tuple[int, dict | None, str | None]:

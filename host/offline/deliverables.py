@@ -48,15 +48,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from host.audiofile import write_error
 from host.model.config import ChainConfig
-from host.model.release import EXTENSIONS, Deliverable
+from host.model.release import EXTENSIONS, Deliverable, file_stem
 from host.offline.render import master
 from host.offline.report import measure_program, report_paths, write_report
 
 
 def output_path(folder: Path, title: str, d: Deliverable) -> Path:
-    """TITLE.NAME.EXT in ``folder``."""
-    return Path(folder) / f"{title.replace(' ', '_')}.{d.name}{EXTENSIONS[d.format]}"
+    """TITLE.NAME.EXT in ``folder``, TITLE made safe as a file name
+    (host.model.release.file_stem)."""
+    return Path(folder) / f"{file_stem(title)}.{d.name}{EXTENSIONS[d.format]}"
 
 
 def render_deliverable(src: Path, d: Deliverable, dst: Path, *, report: bool = True,
@@ -66,7 +68,8 @@ def render_deliverable(src: Path, d: Deliverable, dst: Path, *, report: bool = T
 
     Returns a summary: deliverable, file, integrated_lufs, true_peak_dbtp (both
     measured on the file written), sample_rate, bit_depth, target_reached, note,
-    report paths.
+    report paths.  A job that fails leaves nothing: if its report cannot be
+    made, the deliverable just written is removed too.
     """
 
     res = master(src, dst, ChainConfig([], {}), d.settings(), progress)
@@ -86,16 +89,29 @@ def render_deliverable(src: Path, d: Deliverable, dst: Path, *, report: bool = T
         "note": res.note, "report": None,
     }
     if report:
-        out = res.written
-        ceiling = d.ceiling_dbtp if d.limiter else (d.peak_dbtp if d.peak_dbtp is not None
-                                                    else d.ceiling_dbtp)
-        rep = measure_program(out.data, out.sample_rate, ceiling_dbtp=ceiling,
-                              gain_reduction=res.gr_traces or None,
-                              channel_mask=out.channel_mask)
-        if d.target_lufs is not None:
-            rep["target_lufs"] = d.target_lufs
-        rep["deliverable"] = dict(summary, render=res.report(), source_note=source_note)
-        jp, pp = report_paths(dst)
-        write_report(jp, pp, rep, title=f"{dst.name}  ({d.name}: {d.describe()})")
-        summary["report"] = [str(jp), str(pp)]
+        try:
+            summary["report"] = _report(res, d, dst, summary, source_note)
+        except BaseException as exc:
+            for p in (dst, *report_paths(dst)):
+                p.unlink(missing_ok=True)
+            if isinstance(exc, OSError):  # (a disk that filled after the audio: one line)
+                raise write_error(report_paths(dst)[0], exc.strerror or str(exc),
+                                  exc.errno) from None
+            raise
     return summary
+
+
+def _report(res, d: Deliverable, dst: Path, summary: dict, source_note: str) -> list[str]:
+    """Measure the deliverable written and write its report; the report's paths."""
+    out = res.written
+    ceiling = d.ceiling_dbtp if d.limiter else (d.peak_dbtp if d.peak_dbtp is not None
+                                                else d.ceiling_dbtp)
+    rep = measure_program(out.data, out.sample_rate, ceiling_dbtp=ceiling,
+                          gain_reduction=res.gr_traces or None,
+                          channel_mask=out.channel_mask)
+    if d.target_lufs is not None:
+        rep["target_lufs"] = d.target_lufs
+    rep["deliverable"] = dict(summary, render=res.report(), source_note=source_note)
+    jp, pp = report_paths(dst)
+    write_report(jp, pp, rep, title=f"{dst.name}  ({d.name}: {d.describe()})")
+    return [str(jp), str(pp)]

@@ -32,7 +32,9 @@ import numpy as np
 from host.audiofile import (
     Audio,
     FilesRead,
+    check_space,
     check_writable,
+    expected_bytes,
     output_format,
     read_audio,
     write_audio,
@@ -43,7 +45,7 @@ from host.dsp.loudness import LoudnessMeter
 from host.errors import OutboardError
 from host.model.config import ChainConfig, Insert, default_chain
 from host.model.release import MasterSettings
-from host.offline.analysis import analyze_audio
+from host.offline.analysis import analyze_audio, check_measurable
 from host.offline.chain import Chain
 
 #: the loudness is reached when within this of the target (LU)
@@ -148,8 +150,11 @@ def master(
     say = progress or (lambda stage, frac: None)
 
     audio = read_audio(src)
+    check_measurable(audio)  # now, not after the work (the report measures the input)
     say("read", 1.0)
     fs = st.sample_rate or audio.sample_rate
+    check_space([(dst, expected_bytes(dst, math.ceil(audio.frames * fs / audio.sample_rate),
+                                      audio.channels, st.bit_depth))])
     data = audio.data
     if fs != audio.sample_rate:
         import soxr

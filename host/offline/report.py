@@ -275,8 +275,10 @@ def _welch_psd(x: np.ndarray, fs: int) -> tuple[np.ndarray, np.ndarray]:
     """One-sided power spectral density, power / Hz (Welch: Hann, 50 % overlap,
     mean removed per segment), the same estimate as ``scipy.signal.welch``."""
     n = x.shape[-1]
+    if n < 2:  # one sample, its mean removed: no power at any frequency (and no window)
+        return np.zeros(1), np.zeros(1)
     nper = 2 ** int(round(math.log2(fs / SPECTRUM_RESOLUTION_HZ)))
-    nper = min(nper, 2 ** int(math.floor(math.log2(n)))) if n >= 2 else 1
+    nper = min(nper, 2 ** int(math.floor(math.log2(n))))
     step = max(1, nper // 2)
     win = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(nper) / nper)  # periodic Hann
     scale = 1.0 / (fs * float(np.sum(win ** 2)))

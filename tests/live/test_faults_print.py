@@ -295,20 +295,24 @@ def test_xrun_during_a_print_marks_it_not_clean_with_its_time(private_jack, tmp_
     no_part_left(tmp_path)
 
 
-def test_disk_full_during_a_print_keeps_what_was_printed_as_incomplete(private_jack, small_disk,
+def test_disk_full_during_a_print_keeps_what_was_printed_as_incomplete(private_jack, filling_disk,
                                                                         tmp_path):
-    """A 256 KiB disk fills about 0.68 s into a 5 s print: the print stops (exit
-    1), says the disk is full in one line naming the file, and keeps what made
-    it to disk as NAME.incomplete.wav, the chain's output to the bit.  Its report
-    has no room left: the host says so in one line and writes none (no .part
-    of either is left behind)."""
+    """The disk fills 0.2 s into a 5 s print (another writer leaves it 200 KiB
+    once the print has started; the print's own check of the free space at its
+    start passed): the print stops (exit 1), says the disk is full in one line
+    naming the file, and keeps what made it to disk as NAME.incomplete.wav, the
+    chain's output to the bit.  Its report has no room left: the host says so
+    in one line and writes none (no .part of either is left behind)."""
     x = program(5.0)
     mix = tmp_path / "mix.wav"
     sf.write(mix, x, FS, subtype="FLOAT")
-    out = small_disk / "print.wav"
-    kept = small_disk / "print.incomplete.wav"
+    disk = filling_disk.path
+    out = disk / "print.wav"
+    kept = disk / "print.incomplete.wav"
     server = private_jack()
     proc = start_print(SESSION, mix, out, server.env)
+    wait_printing(disk, 0.2, proc)
+    filling_disk.fill(200 * 1024)
     stdout, stderr = finish(proc, 60, "on a full disk")
     assert "Traceback" not in stderr, stderr
     assert proc.returncode == 1, stderr
@@ -317,7 +321,8 @@ def test_disk_full_during_a_print_keeps_what_was_printed_as_incomplete(private_j
     assert not out.exists()
     info = sf.info(kept)     # a valid file: its header tells what it holds
     assert info.samplerate == FS and info.channels == 2 and info.subtype == "FLOAT"
-    assert 0.1 * FS < info.frames < 256 * 1024 / 8   # what fits in 256 KiB, no more
+    # what was on disk when it filled and what fitted in the 200 KiB left, no more
+    assert 0.1 * FS < info.frames < (filling_disk.part_bytes + 200 * 1024 + 4096) / 8
     assert f"the print is incomplete; kept as {kept} ({info.frames / FS:.2f} s, valid, " \
         "incomplete)" in stderr
     y, _ = sf.read(kept, dtype="float32")
@@ -325,4 +330,4 @@ def test_disk_full_during_a_print_keeps_what_was_printed_as_incomplete(private_j
     report = kept.with_suffix(".json")
     assert f"outboard: {report}: the print's report could not be written: No space left " \
         "on device" in stderr.splitlines()
-    assert sorted(p.name for p in small_disk.iterdir()) == [kept.name]   # no .part, no report
+    assert sorted(p.name for p in disk.iterdir()) == ["ballast", kept.name]  # no .part/report

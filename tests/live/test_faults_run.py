@@ -117,12 +117,16 @@ def test_server_killed_mid_run_keeps_the_recording_exits_cleanly_and_runs_again(
 
 
 @pytest.mark.parametrize("ext", [".wav", ".flac"])
-def test_disk_full_stops_recording_keeps_a_valid_file_and_says_so(jack_server, small_disk,
+def test_disk_full_stops_recording_keeps_a_valid_file_and_says_so(jack_server, filling_disk,
                                                                    tmp_path, capsys, ext):
+    """Another writer leaves the disk 200 KiB once the recording holds 64 kB
+    (the run's check of the free space at its start passed)."""
     x = program(20.0 if ext == ".flac" else 5.0)  # FLAC packs more into the disk
     mix = tmp_path / "mix.wav"
     sf.write(mix, x, FS, subtype="FLOAT")
+    small_disk = filling_disk.path
     out = small_disk / f"rec{ext}"
+    filling_disk.fill_when_recording(64_000, 200 * 1024)
     t0 = time.monotonic()
     code = main(["run", str(SESSION), "--input", str(mix), "--record", str(out), "-q"])
     wall = time.monotonic() - t0

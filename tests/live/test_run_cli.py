@@ -107,3 +107,51 @@ def test_bad_session_is_one_line_error(jack_server, tmp_path, capsys, edit, need
     code = main(["run", str(bad), "--duration", "0.5", "-q"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and err[0].startswith(f"outboard: error: {bad}: ")
+
+
+HYBRID = ROOT / "configs" / "session_hybrid_studio.toml"
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["run", HYBRID, "--snapshot", "A", "--no-recall"],
+     "--snapshot A with --no-recall: a snapshot is sent over MIDI at the start; expected one"),
+    (["print", HYBRID, "--snapshot", "B", "--no-recall", "-o", "p.wav", "--input", "mix.wav"],
+     "--snapshot B with --no-recall"),
+    (["run", SESSION, "--snapshot", "A"],
+     f"{SESSION}: --snapshot A: no hardware insert has MIDI recall"),
+    (["print", HYBRID, "--snapshot", "C", "-o", "p.wav", "--input", "mix.wav"],
+     f"{HYBRID}: no hardware insert has a snapshot 'C' (snapshots: A, B)"),
+])
+def test_snapshot_requests_are_refused_in_one_line_before_any_stream(monkeypatch, mix, capsys,
+                                                                      args, needle):
+    """--snapshot with --no-recall was silently ignored; an unknown snapshot was
+    found only once the JACK server and the gear were up."""
+    from host.live import run
+
+    def no_stream(*a, **k):
+        raise AssertionError("a stream was opened")
+
+    monkeypatch.setattr(run, "SessionStream", no_stream)
+    monkeypatch.chdir(mix.parent)
+    assert main([str(a) for a in args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("outboard: error: ") and needle in err
+
+
+@pytest.mark.parametrize(("command", "size"), [("run", "1.2 MB"), ("print", "1.5 MB")])
+def test_a_recording_that_cannot_fit_is_refused_before_any_stream(monkeypatch, mix, small_disk,
+                                                                  capsys, command, size):
+    """3 s of 32-bit float stereo (run; print adds its 1 s post-roll) on a
+    256 KiB disk: refused with the figures, not when the disk fills."""
+    from host.live import run
+
+    def no_stream(*a, **k):
+        raise AssertionError("a stream was opened")
+
+    monkeypatch.setattr(run, "SessionStream", no_stream)
+    out = small_disk / "take.wav"
+    flag = "--record" if command == "run" else "--output"
+    assert main([command, str(SESSION), "--input", str(mix), flag, str(out), "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"outboard: error: {out}: not enough space in {small_disk}: about {size} "
+                   "to write, 262.1 kB free")

@@ -273,6 +273,25 @@ BAD = {
                                          'sysex = "F0 41 {value} {checksum} F7"\n',
                                 "parameters.x.sysex"),
     "no_parameters": (HEADER, "parameters"),
+    # the shared template's own fault is the template's key, not the parameter's address
+    "template_value_width_5": (HEADER + 'sysex_template = "F0 41 [ {address} {value:5} ] '
+                               '{checksum} F7"\n[parameters.x]\nmin = 0.0\nmax = 1.0\n'
+                               'send = "sysex"\naddress = "00 01"\n', "sysex_template"),
+    "param_value_width_9": (HEADER + '[parameters.x]\nmin = 0.0\nmax = 1.0\nsend = "sysex"\n'
+                            'sysex = "F0 41 {value:9l} F7"\n', "parameters.x.sysex"),
+    # a program change's bank must fit what the bank select sends (was a 0x80 data byte)
+    "program_bank_beyond_cc0_cc32": (HEADER + '[parameters.x]\nmin = 1.0\nmax = 2.0\n'
+                                     'send = "program"\nnumber = 16383\nraw_max = 128\n',
+                                     "parameters.x.number"),
+    "program_bank_beyond_cc0": (HEADER + 'bank_select = "cc0"\n[parameters.x]\nmin = 1.0\n'
+                                'max = 2.0\nsend = "program"\nnumber = 127\nraw_max = 200\n',
+                                "parameters.x.number"),
+    "program_beyond_127_without_bank": (HEADER + 'bank_select = "none"\n[parameters.x]\n'
+                                        'min = 1.0\nmax = 2.0\nsend = "program"\n'
+                                        'raw_max = 128\n', "parameters.x.raw_max"),
+    "template_address_missing": (HEADER + 'sysex_template = "F0 41 [ {address} {value} ] '
+                                 '{checksum} F7"\n[parameters.x]\nmin = 0.0\nmax = 1.0\n'
+                                 'send = "sysex"\n', "parameters.x.address"),
 }
 
 
@@ -290,3 +309,29 @@ def test_not_toml_is_a_config_error_naming_the_file(tmp_path):
     path = _write(tmp_path, "maker = \n", name="broken")
     with pytest.raises(ConfigError, match="broken.toml"):
         load_profile(path)
+
+
+def test_a_profile_with_a_utf8_byte_order_mark_loads(tmp_path):
+    path = tmp_path / "bom.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + (textwrap.dedent(HEADER) + "[parameters.x]\n"
+                                        + GOOD_PARAM).encode())
+    assert load_profile(path).model == "T-1"
+
+
+def test_a_profile_nested_absurdly_deep_is_one_line(tmp_path):
+    path = tmp_path / "deep.toml"
+    path.write_text(textwrap.dedent(HEADER) + "notes = " + "[" * 100_000 + "]" * 100_000 + "\n")
+    with pytest.raises(ConfigError, match="nested too deep") as ei:
+        load_profile(path)
+    assert "\n" not in str(ei.value)
+
+
+def test_a_value_width_beyond_4_says_what_value_n_means(tmp_path):
+    """{value:N} is the raw value in N 7-bit bytes; N = 5 was an "unknown token"
+    blamed on the parameter's address."""
+    path = _write(tmp_path, BAD["template_value_width_5"][0], name="wide")
+    with pytest.raises(ConfigError) as ei:
+        load_profile(path)
+    assert str(ei.value) == (
+        f"{path}: sysex_template: {{value:5}}: expected a width N of 1..4 ({{value:N}}: N "
+        "7-bit bytes, {value:Nl} least significant first, {value:Nn} N nibbles), got 5")

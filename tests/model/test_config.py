@@ -45,6 +45,9 @@ def write(tmp_path, text: str) -> Path:
         ('[[chain]]\nkind = "eq"\nbands = []\n', "chain[0].bands: expected a non-empty array"),
         ('[[chain]]\nkind = "eq"\nbands = [{ type = "peak", freq_hz = 100, order = 4 }]\n',
          "chain[0].bands[0].order: only for lowpass/highpass"),
+        ('[[chain]]\nkind = "eq"\nbands = [{ type = "highpass", freq_hz = 30, gain_db = 3 }]\n',
+         "chain[0].bands[0].gain_db: only for peak, lowshelf, highshelf bands; 'highpass' "
+         "takes no gain: expected 0 or no gain_db, got 3"),
         ('[master]\ntarget_lufs = 3\n', "master.target_lufs: expected a number -40..-5 LUFS"),
         ('[mastr]\ntarget_lufs = -14\n', "mastr: unknown key (expected master, chain); "
          "did you mean 'master'?"),
@@ -206,3 +209,45 @@ def test_a_session_with_two_inserts_of_one_name_is_refused(tmp_path):
     with pytest.raises(ConfigError, match=r"s.toml: chain\[1\].name: 'trim' is also the name "
                                           r"of chain\[0\]"):
         load_session(p)
+
+
+# ---- the TOML file itself ---------------------------------------------------------------
+
+
+def test_a_utf8_byte_order_mark_is_accepted(tmp_path):
+    """Some Windows editors start UTF-8 files with a BOM; tomllib alone calls it
+    an invalid statement at line 1."""
+    p = tmp_path / "bom.toml"
+    p.write_bytes(b"\xef\xbb\xbf" + b'[[chain]]\nkind = "gain"\ngain_db = 1.5\n')
+    assert load_chain(p).inserts[0].params["gain_db"] == 1.5
+
+
+@pytest.mark.parametrize("depth", [40, 100_000])
+@pytest.mark.parametrize("open_, close", [("[", "]"), ("{ b = ", "}")])
+def test_tables_or_arrays_nested_absurdly_deep_are_one_line(tmp_path, depth, open_, close):
+    """100,000 levels made tomllib end in a RecursionError thousands of lines
+    long; 40 parse, and are refused by the depth limit naming the key."""
+    from host.tomlfile import MAX_DEPTH
+
+    p = tmp_path / "deep.toml"
+    p.write_text("a = " + open_ * depth + ("1" if "=" in open_ else "") + close * depth + "\n")
+    with pytest.raises(ConfigError) as err:
+        load_chain(p)
+    msg = str(err.value)
+    assert msg.startswith(f"{p}: ") and "\n" not in msg
+    assert f"nested too deep; expected at most {MAX_DEPTH} levels" in msg
+
+
+def test_more_inserts_than_the_engine_holds_is_refused_for_every_command():
+    """`run` stopped at 32 inserts with a traceback after JACK opened while
+    `master --chain` took 1000: one limit, the C engine's, stated in the model."""
+    from host._ffi import lib
+    from host.live.engine import MAX_INSERTS as ENGINE_MAX
+    from host.model.config import MAX_INSERTS
+
+    assert MAX_INSERTS == ENGINE_MAX == lib.OB_ENGINE_MAX_INSERTS == 32
+    gain = {"kind": "gain", "gain_db": 0.0}
+    assert len(parse_chain({"chain": [gain] * MAX_INSERTS}).inserts) == MAX_INSERTS
+    with pytest.raises(ConfigError) as err:
+        parse_chain({"chain": [gain] * 1000}, "x.toml")
+    assert str(err.value) == "x.toml: chain: expected at most 32 inserts, got 1000"

@@ -152,7 +152,7 @@ FILE_ERRORS = {
         {"device": ""}, "interface.device", ("missing",)),
     "channel 0": (
         {"inputs": "inputs = [0, 1]"}, "program.inputs[0]",
-        ("channel number 1..256", "1-based", "got 0")),
+        ("channel number 1..64", "1-based", "got 0")),
     "channel not an integer": (
         {"outputs": 'outputs = [1, "2"]'}, "program.outputs[1]", ("channel number",)),
     "duplicate channels": (
@@ -182,6 +182,81 @@ def test_file_error_is_one_line_naming_file_key_and_expectation(tmp_path: Path,
     with pytest.raises(ConfigError) as exc:
         session_with(tmp_path, **replace)
     assert_one_line(str(exc.value), tmp_path / "session.toml", key, *fragments)
+
+
+#: a hardware insert on outputs/inputs 3-4 of BASE's program (in 1-2, out 1-2, monitor 7-8)
+HARDWARE = """
+[[chain]]
+kind = "hardware"
+name = "unit"
+sends = [3, 4]
+returns = [3, 4]
+"""
+
+ROUTING_ERRORS = {
+    "send on a program output": (
+        {"sends": "sends = [2, 3]"}, "chain[2].sends[0]",
+        ("interface output 2 is also program.outputs[1]", "used by this insert alone")),
+    "send on a monitor output": (
+        {"sends": "sends = [3, 8]"}, "chain[2].sends[1]",
+        ("interface output 8 is also program.monitor[1]",)),
+    "return on a program input": (
+        {"returns": "returns = [1, 4]"}, "chain[2].returns[0]",
+        ("interface input 1 is also program.inputs[0]",)),
+    "one send per program channel": (
+        {"sends": "sends = [3]", "returns": "returns = [3]"}, "chain[2].sends",
+        ("expected 2 interface outputs (one per program channel", "got 1")),
+    "two inserts on the same sends": (
+        {"second": HARDWARE.replace('"unit"', '"other"').replace("returns = [3, 4]",
+                                                                 "returns = [5, 6]")},
+        "chain[3].sends[0]", ("interface output 3 is also chain[2].sends[0] (insert 'unit')",)),
+    "two inserts on the same returns": (
+        {"second": HARDWARE.replace('"unit"', '"other"').replace("sends = [3, 4]",
+                                                                 "sends = [5, 6]")},
+        "chain[3].returns[0]", ("interface input 3 is also chain[2].returns[0] (insert 'unit')",)),
+}
+
+
+@pytest.mark.parametrize("case", list(ROUTING_ERRORS))
+def test_hardware_routing_errors_are_one_line_at_load_before_any_device(tmp_path: Path,
+                                                                        case: str) -> None:
+    """They used to surface as ValueError tracebacks from the engine, after the
+    JACK server had started; load_session opens nothing."""
+    replace, key, fragments = ROUTING_ERRORS[case]
+    second = replace.pop("second", "")
+    hw = "\n".join(replace.pop(line.split("=")[0].strip(), line) for line in HARDWARE.splitlines())
+    assert not replace
+    p = write(tmp_path, BASE + hw + "\n" + second)
+    with pytest.raises(ConfigError) as exc:
+        load_session(p)
+    assert_one_line(str(exc.value), p, key, *fragments)
+
+
+@pytest.mark.parametrize(("replace", "extra", "key", "fragment"), [
+    ({"inputs": "inputs = [1]", "outputs": "outputs = [1]", "monitor": ""},
+     '\n[[chain]]\nkind = "compressor"\nmode = "mid-side"\n', "chain[2].mode",
+     "'mid-side' needs a stereo program; [program] has 1 channel(s)"),
+    ({"sample_rate": "sample_rate = 44100"},
+     '\n[[chain]]\nkind = "eq"\nbands = [{ type = "lowpass", freq_hz = 30000.0 }]\n',
+     "chain[2].bands[0].freq_hz", "expected below 22050 Hz (half of interface.sample_rate)"),
+    ({"inputs": "inputs = [1]", "outputs": "outputs = [1]", "monitor": ""},
+     '\n[[stems]]\nname = "a"\nfile = "a.wav"\n'
+     'chain = [{ kind = "compressor", mode = "mid-side" }]\n', "stems[0].chain[0].mode",
+     "needs a stereo program"),
+])
+def test_a_chain_the_program_cannot_run_is_one_line_at_load(tmp_path: Path, replace, extra,
+                                                            key, fragment) -> None:
+    """The kernels refused these with a ValueError once the engine was built,
+    after the JACK server had started."""
+    with pytest.raises(ConfigError) as exc:
+        session_with(tmp_path, **replace, ratio="ratio = 2.0" + extra)
+    assert_one_line(str(exc.value), tmp_path / "session.toml", key, fragment)
+
+
+def test_hardware_inserts_on_channels_of_their_own_load(tmp_path: Path) -> None:
+    second = HARDWARE.replace('"unit"', '"other"').replace("[3, 4]", "[5, 6]")
+    s = load_session(write(tmp_path, BASE + HARDWARE + second))
+    assert [i.params["sends"] for i in s.chain.inserts[2:]] == [[3, 4], [5, 6]]
 
 
 def test_missing_file_and_bad_toml_name_the_file(tmp_path: Path) -> None:
@@ -225,6 +300,44 @@ def test_device_error_is_one_line_naming_file_key_and_expectation(jack_server, t
     with pytest.raises(ConfigError) as exc:
         resolve_device(s)
     assert_one_line(str(exc.value), tmp_path / "session.toml", key, *fragments)
+
+
+@pytest.mark.parametrize(("sends", "returns", "key", "fragment"), [
+    ([9, 10], [3, 4], "chain[2].sends[0]", "channel 9 is beyond the 8 output channels"),
+    ([3, 4], [4, 12], "chain[2].returns[1]", "channel 12 is beyond the 8 input channels"),
+])
+def test_hardware_channels_beyond_the_device_are_one_line_before_streaming(
+        fake_portaudio, tmp_path: Path, sends, returns, key, fragment) -> None:
+    hw = HARDWARE.replace("sends = [3, 4]", f"sends = {sends}").replace(
+        "returns = [3, 4]", f"returns = {returns}")
+    s = load_session(write(tmp_path, BASE + hw))
+    with pytest.raises(ConfigError) as exc:
+        resolve_device(s)
+    assert_one_line(str(exc.value), s.path, key, fragment, "'system' [JACK]", "1..8")
+
+
+def test_the_embedded_studio_has_ports_for_the_hardware_inserts_too(monkeypatch,
+                                                                     tmp_path: Path) -> None:
+    """A send on output 12 gets a studio of 12 playback ports, not 8."""
+    from host.live import device
+
+    made = {}
+
+    class Server:
+        started_here = True
+
+        def __init__(self, **kw):
+            made.update(kw)
+
+        def start(self):
+            return self
+
+    monkeypatch.setattr(device, "_running_jack", lambda: None)
+    monkeypatch.setattr(device, "JackServer", Server)
+    hw = HARDWARE.replace("sends = [3, 4]", "sends = [11, 12]").replace(
+        "returns = [3, 4]", "returns = [9, 10]")
+    assert isinstance(ensure_studio(load_session(write(tmp_path, BASE + hw))), Server)
+    assert (made["capture"], made["playback"]) == (10, 12)
 
 
 def test_device_name_part_is_case_insensitive(jack_server, tmp_path: Path) -> None:

@@ -244,3 +244,119 @@ def test_files_get_the_permissions_a_plain_write_would_give(delivered):
     os.umask(mask)
     for f in out.iterdir():
         assert f.stat().st_mode & 0o777 == 0o666 & ~mask, f
+
+
+# ---- refusals before any work, and failed jobs that leave nothing ------------------------
+
+
+def _one_line(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("outboard: error: "), err
+    return err
+
+
+def test_out_naming_an_existing_file_is_one_line(tmp_path, capsys):
+    src = tmp_path / "song.wav"
+    sf.write(src, song(1.0), FS, subtype="FLOAT")
+    (tmp_path / "notes.txt").write_text("not a folder")
+    for out in (tmp_path / "notes.txt", tmp_path / "notes.txt" / "sub"):
+        assert main(["deliver", str(src), "--out", str(out), "-q"]) == 2
+        assert f"--out: {out} is a file (or inside one); expected a folder" in _one_line(capsys)
+
+
+@pytest.fixture
+def read_only_folder(tmp_path):
+    """A folder nobody may write in: a read-only tmpfs as root (root ignores
+    permissions), a 0o555 folder otherwise.  Yields (folder, a print in it)."""
+    import os
+    import subprocess
+
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    mounted = os.geteuid() == 0 and subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(folder)],
+        capture_output=True).returncode == 0
+    src = folder / "song.wav"
+    sf.write(src, song(1.0), FS, subtype="FLOAT")
+    if mounted:
+        subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True)
+    else:
+        if os.geteuid() == 0:
+            pytest.skip("cannot mount a read-only tmpfs, and root ignores permissions")
+        folder.chmod(0o555)
+    try:
+        yield folder, src
+    finally:
+        if mounted:
+            subprocess.run(["umount", str(folder)], check=True)
+        else:
+            folder.chmod(0o755)
+
+
+def test_a_read_only_print_folder_without_out_is_one_line(read_only_folder, capsys):
+    """The deliverables' folder beside the print cannot be made (was an OSError
+    traceback): the message names it and says how to choose another."""
+    folder, src = read_only_folder
+    assert main(["deliver", str(src), "--preset", "cd", "-q"]) == 2
+    err = _one_line(capsys)
+    assert f"{folder / 'deliverables'}: cannot be created (" in err
+    assert err.endswith("; choose another with --out")
+
+
+def test_a_failed_job_leaves_nothing_and_the_others_are_kept(tmp_path, monkeypatch):
+    """A one-sample print: the loudness presets refuse it before writing; the
+    others are written with their reports.  A report that fails takes its
+    deliverable with it (the audio stayed on disk)."""
+    from host.offline import deliverables
+
+    src = tmp_path / "blip.wav"
+    sf.write(src, np.array([[0.1, -0.1]], dtype=np.float32), FS, subtype="FLOAT")
+    results = run_jobs(plan([src], "streaming,cd,vinyl", tmp_path / "out"), workers=1,
+                       show=False)
+    errors = {j.deliverable.name: e for j, _, e in results if e}
+    assert list(errors) == ["streaming"] and "shorter than 400 ms" in errors["streaming"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        f"blip.{n}.{e}" for n in ("cd", "vinyl") for e in ("json", "png", "wav")]
+
+    def broken(json_path, png_path, report, title):
+        json_path.write_text("{")  # half a report, then the failure
+        raise RuntimeError("the plot failed")
+
+    monkeypatch.setattr(deliverables, "write_report", broken)
+    results = run_jobs(plan([src], "cd", tmp_path / "again"), workers=1, show=False)
+    assert "the plot failed" in results[0][2]
+    assert list((tmp_path / "again").iterdir()) == []
+
+    def full(json_path, png_path, report, title):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(deliverables, "write_report", full)
+    results = run_jobs(plan([src], "cd", tmp_path / "full"), workers=1, show=False)
+    assert results[0][2] == f"{tmp_path / 'full' / 'blip.cd.json'}: cannot write: no space " \
+        "left on device"
+    assert list((tmp_path / "full").iterdir()) == []
+
+
+def test_a_title_with_punctuation_and_accents_names_its_files_safely(tmp_path):
+    src = tmp_path / "song.wav"
+    sf.write(src, song(1.0), FS, subtype="FLOAT")
+    sess = tmp_path / "s.toml"
+    sess.write_text(session_toml(interface={"hostapi": None, "embedded_jack": None}, release={
+        "title": "Björk: Vol. 2 (2024 Remaster)", "print": "song.wav", "folder": "delivered",
+        "presets": ["cd"]}))
+    assert main(["deliver", str(sess), "-q", "--jobs", "1", "--no-report"]) == 0
+    assert [p.name for p in (tmp_path / "delivered").iterdir()] == [
+        "Björk_Vol._2_(2024_Remaster).cd.wav"]
+
+
+def test_a_batch_that_does_not_fit_is_refused_with_the_figures_before_any_job(
+        tmp_path, small_disk, capsys):
+    src = tmp_path / "song.wav"
+    sf.write(src, song(1.0), FS, subtype="FLOAT")
+    assert main(["deliver", str(src), "--preset", "streaming,cd", "--out", str(small_disk),
+                 "-q"]) == 2
+    err = _one_line(capsys)
+    # 48000 frames x 2 channels x 3 bytes (+ 4 kB) and 44100 x 2 x 2 (+ 4 kB)
+    assert err == (f"outboard: error: {small_disk / 'song.streaming.wav'} and 1 more: not "
+                   f"enough space in {small_disk}: about 472.6 kB to write, 262.1 kB free")
+    assert list(small_disk.iterdir()) == []

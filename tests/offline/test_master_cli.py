@@ -158,8 +158,12 @@ def bad_inputs(tmp_path: Path) -> dict[str, tuple[list, str]]:
     x = program(seconds=1.0)
     x[1000, 1] = np.nan
     sf.write(nan, x, 48000, subtype="FLOAT")
+    low = tmp_path / "4k.wav"
+    sf.write(low, program(fs=4000, seconds=1.0), 4000, subtype="FLOAT")
     badchain = tmp_path / "bad.toml"
     badchain.write_text('[[chain]]\nkind = "compressor"\nratio = 200\n')
+    many = tmp_path / "many.toml"
+    many.write_text('[[chain]]\nkind = "gain"\ngain_db = 0.0\n' * 1000)
     out = tmp_path / "out.wav"
     return {
         "unreadable": (["master", text, out], f"{text}: not a readable audio file"),
@@ -180,12 +184,19 @@ def bad_inputs(tmp_path: Path) -> dict[str, tuple[list, str]]:
         "target range": (["master", good, out, "--target-lufs", "3"],
                          "--target-lufs: expected -40..-5 LUFS"),
         "analyze truncated": (["analyze", trunc], f"{trunc}: truncated"),
+        "analyze 4 kHz": (["analyze", low], f"{low}: sample rate 4000 Hz; expected "
+                          "8000..768000 Hz"),
+        "master 4 kHz": (["master", low, out, "--sample-rate", "48000"],
+                         f"{low}: sample rate 4000 Hz"),
+        "1000 inserts": (["master", good, out, "--chain", many],
+                         f"{many}: chain: expected at most 32 inserts, got 1000"),
     }
 
 
 CASES = ["unreadable", "truncated", "truncated flac", "missing", "nan", "same", "unknown format",
          "flac float",
-         "no folder", "unwritable", "chain range", "target range", "analyze truncated"]
+         "no folder", "unwritable", "chain range", "target range", "analyze truncated",
+         "analyze 4 kHz", "master 4 kHz", "1000 inserts"]
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -211,6 +222,68 @@ def test_failed_write_keeps_the_previous_output_intact(mix, tmp_path, capsys, mo
 
     monkeypatch.setattr(sf.SoundFile, "write", boom)
     code, _, err = run(["master", mix, out, "-q"], capsys)
-    assert code == 2 and "No space left on device" in err
+    assert code == 2 and f"{out}: cannot write: no space left on device" in err
     assert out.read_bytes() == b"previous master"
     assert leftovers(tmp_path) == []
+
+
+def test_a_one_sample_file_masters_with_its_report(tmp_path, capsys):
+    """Its spectrum divided by a window of zeros (ZeroDivisionError)."""
+    src = tmp_path / "one.wav"
+    sf.write(src, np.array([[0.1, -0.1]], dtype=np.float32), 48000, subtype="FLOAT")
+    out, rep = tmp_path / "one.master.wav", tmp_path / "one.json"
+    code, _, err = run(["master", src, out, "--report", rep, "-q"], capsys)
+    assert code == 0, err
+    assert sf.info(out).frames == 1
+    r = json.loads(rep.read_text())
+    assert r["output_analysis"]["integrated_lufs"] is None
+    assert rep.with_suffix(".png").stat().st_size > 0
+
+
+def test_a_folder_without_room_is_refused_with_the_figures_before_the_work(
+        mix, small_disk, capsys, monkeypatch):
+    """8 s of 24-bit stereo (2.3 MB) on a 256 KiB disk: refused from its length
+    (frames x channels x bytes per sample) before any processing."""
+    from host.offline import render
+
+    def no_work(*a, **k):
+        raise AssertionError("the chain ran")
+
+    monkeypatch.setattr(render.Chain, "process", no_work)
+    out = small_disk / "m.wav"
+    code, _, err = run(["master", mix, out, "-q"], capsys)
+    assert code == 2 and err.strip() == (f"outboard: error: {out}: not enough space in "
+                                         f"{small_disk}: about 2.3 MB to write, 262.1 kB free")
+    assert list(small_disk.iterdir()) == []
+
+
+def test_a_disk_that_fills_while_writing_says_no_space_left_on_device(mix, small_disk, capsys,
+                                                                     monkeypatch):
+    """libsndfile says only "System error"; the line says what it was, and
+    nothing is left on the disk."""
+    from host.offline import render
+
+    monkeypatch.setattr(render, "check_space", lambda files: None)  # as if another writer
+    out = small_disk / "m.wav"                                       # filled it meanwhile
+    code, _, err = run(["master", mix, out, "-q"], capsys)
+    assert code == 2 and err.strip() == f"outboard: error: {out}: cannot write: no space " \
+        "left on device"
+    assert list(small_disk.iterdir()) == []
+
+
+def test_a_disk_that_fills_before_the_report_says_no_space_left_on_device(mix, tmp_path, capsys,
+                                                                         monkeypatch):
+    from pathlib import Path as P
+
+    real = P.write_text
+
+    def full(self, *a, **k):
+        if self.name.endswith(".json"):
+            raise OSError(28, "No space left on device")
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(P, "write_text", full)
+    rep = tmp_path / "r.json"
+    code, _, err = run(["master", mix, tmp_path / "m.wav", "--report", rep, "-q"], capsys)
+    assert code == 2 and err.strip() == f"outboard: error: {rep}: cannot write: no space left " \
+        "on device"

@@ -375,6 +375,15 @@ def test_plot_of_a_mono_short_program_without_dynamics_still_draws(tmp_path):
     assert (tmp_path / "short.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.parametrize("frames", [1, 2])
+def test_a_one_or_two_frame_program_reports_and_draws(tmp_path, frames):
+    """One frame had a Hann window of one zero, and its spectrum divided by it."""
+    rep = measure_program(np.full((2, frames), 0.1, dtype=np.float32), FS)
+    json.dumps(rep, allow_nan=False)
+    assert set(rep["spectrum"]["level_db"]["mid"]) == {None}  # no power once the mean is off
+    plot_report(rep, tmp_path / "tiny.png", "tiny")
+
+
 def test_silence_reports_none_not_nan(tmp_path):
     rep = measure_program(np.zeros((2, 2 * FS), dtype=np.float32), FS)
     json.dumps(rep, allow_nan=False)

@@ -68,14 +68,16 @@ def cmd_master(args: argparse.Namespace) -> int:
     if args.report:
         with atomic_path(args.report) as tmp:
             tmp.write_text(json.dumps(report, indent=2) + "\n")
-        from host.offline.report import measure_program, plot_report
+        from host.offline.report import measure_loudness, measure_program, plot_report
 
-        out = result.written
+        out, src = result.written, result.source
         rep = measure_program(out.data, out.sample_rate, ceiling_dbtp=settings.ceiling_dbtp,
                               gain_reduction=result.gr_traces or None)
         if settings.target_lufs is not None:
             rep["target_lufs"] = settings.target_lufs
-        plot_report(rep, args.report.with_suffix(".png"), f"{result.output.name} (master)")
+        before = measure_loudness(src.data, src.sample_rate)  # the input, drawn beside
+        plot_report(rep, args.report.with_suffix(".png"),
+                    f"{result.output.name} (master of {Path(args.input).name})", before=before)
     if not args.quiet:
         o = result.output_analysis
         print(f"wrote {result.output}: {_fmt(o['integrated_lufs'], 'LUFS')} integrated, "

@@ -74,6 +74,8 @@ class MasterResult:
     gr_traces: dict = field(default_factory=dict)
     #: the file as written and read back (what output_analysis measured; reports)
     written: Audio | None = None
+    #: the input as read, before any rate conversion (a report's "before")
+    source: Audio | None = None
 
     def report(self) -> dict:
         return {
@@ -242,7 +244,7 @@ def master(
     return MasterResult(
         output=Path(dst), gain_db=gain, iterations=iterations, target_reached=reached,
         note=note, input_analysis=analyze_audio(audio), output_analysis=out_analysis,
-        written=out,
+        written=out, source=audio,
         stages=stages, gr_traces=traces,
         settings={"target_lufs": st.target_lufs, "ceiling_dbtp": st.ceiling_dbtp,
                   "limiter": st.limiter, "peak_dbtp": st.peak_dbtp,

@@ -7,7 +7,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from host.live.printing import DEFAULT_POST_ROLL_S, DEFAULT_PRE_ROLL_S, FAULTS, print_session
+from host.live.printing import (
+    DEFAULT_POST_ROLL_S,
+    DEFAULT_PRE_ROLL_S,
+    print_problems,
+    print_session,
+)
 
 
 def cmd_print(args) -> int:
@@ -41,16 +46,8 @@ def cmd_print(args) -> int:
     if res.report_paths:
         print(f"report {res.report_paths[0]} and {res.report_paths[1]}")
     if not res.clean:
-        pr = res.report["print"] if res.report else {}
-        xr = pr.get("xruns", {}).get("at_s", [])
-        what = []
-        if xr:
-            what.append(f"{len(xr)} xrun{'s' if len(xr) > 1 else ''} at "
-                        + ", ".join(f"{t:.2f} s" for t in xr))
-        for e in pr.get("events", []):
-            if e["type"] != "xrun" and e["type"] in FAULTS:
-                where = f" in {e['insert']}" if e["insert"] else ""
-                what.append(f"{e['type'].replace('_', ' ')}{where} at {e['time_s']:.2f} s")
+        # the same reasons as the status panel of the report's picture; every xrun listed
+        what = print_problems(res.report["print"], xruns_listed=None) if res.report else []
         print("outboard: the print is NOT clean (" + "; ".join(what or ["see the report"])
               + "); marked in the report: print it again", file=err)
         return EXIT_NOT_CLEAN

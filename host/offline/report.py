@@ -853,22 +853,24 @@ def _plot_spectrum(ax, rep: dict) -> None:
         ax.legend(loc="upper right", fontsize=11, framealpha=0.9)
 
 
-def _plot_status(ax, status: dict) -> None:
+def _status_rows(status: dict) -> list[tuple[str, str]]:
+    return ([(line, "firebrick") for line in status.get("problems", [])]
+            + [(line, "black") for line in status.get("lines", [])])
+
+
+def _plot_status(ax, status: dict, height_in: float) -> None:
     """What happened while the program was rendered: a headline (green when
-    ``ok``), the problems (red) and plain lines."""
+    ``ok``), the problems (red) and plain lines, ``_STATUS_ROW_IN`` apart."""
     ax.set_axis_off()
     ok = bool(status.get("ok"))
     ax.text(0.0, 1.0, status.get("headline", "OK" if ok else "NOT OK"), transform=ax.transAxes,
             ha="left", va="top", fontsize=20, fontweight="bold", color="white",
             bbox={"boxstyle": "round,pad=0.35", "fc": "darkgreen" if ok else "firebrick",
                   "ec": "none"})
-    rows = [(line, "firebrick") for line in status.get("problems", [])]
-    rows += [(line, "black") for line in status.get("lines", [])]
-    step = 0.98 / max(_STATUS_ROWS, len(rows) + 1.5)
-    for i, (line, color) in enumerate(rows):
-        ax.text(0.0, 1.0 - (i + 1.7) * step, line, transform=ax.transAxes, ha="left",
-                va="top", fontsize=13, color=color,
-                fontweight="bold" if color != "black" else "normal")
+    for i, (line, color) in enumerate(_status_rows(status)):
+        y = 1.0 - (_STATUS_HEAD_IN + i * _STATUS_ROW_IN) / height_in
+        ax.text(0.0, y, line, transform=ax.transAxes, ha="left", va="top", fontsize=13,
+                color=color, fontweight="bold" if color != "black" else "normal")
 
 
 def _mark(axes: list, marks: list[dict], label_ax, duration_s: float) -> None:
@@ -889,15 +891,17 @@ def _mark(axes: list, marks: list[dict], label_ax, duration_s: float) -> None:
                           bbox={"fc": "white", "ec": "none", "alpha": 0.8, "pad": 1.0})
 
 
-#: rows of text the status panel is sized for; at most this many time marks drawn
-_STATUS_ROWS = 8
+#: the status panel: its headline and each row of text, inches; at most this many
+#: time marks drawn
+_STATUS_HEAD_IN = 0.7
+_STATUS_ROW_IN = 0.3
 _MAX_MARKS = 40
 #: the layout, inches at 100 dpi: figure width; the header (title and figures);
 #: each panel; the room above a panel for its title, below the time panels for
 #: their axis label, and below the spectrum (1600 x 1800 px without a status panel)
 _FIG_W_IN = 16.0
 _HEAD_IN = 1.1
-_PANEL_IN = {"status": 2.5, "loudness": 3.38, "gr": 2.25, "stereo": 2.0, "true_peak": 2.5,
+_PANEL_IN = {"loudness": 3.38, "gr": 2.25, "stereo": 2.0, "true_peak": 2.5,
              "spectrum": 3.02}
 _TITLE_IN = 0.55
 _XLABEL_IN = 0.45
@@ -908,7 +912,7 @@ _LEFT, _WIDTH = 0.06, 0.925
 def plot_report(report: dict, png_path: str | Path, title: str, *,
                 status: dict | None = None, before: dict | None = None) -> None:
     """Draw a report of :func:`measure_program` as a PNG, 1600 px wide (1800
-    px high; more with a status panel).
+    px high; a status panel adds 125 px and 30 px a line of it).
 
     Panels: loudness over time (M, S, running integrated, the final integrated
     and ``report["target_lufs"]`` if set, LUFS); gain reduction of each dynamics
@@ -947,7 +951,10 @@ def plot_report(report: dict, png_path: str | Path, title: str, *,
 
     names = (["status"] if status else []) + ["loudness", "gr", "stereo", "true_peak",
                                                "spectrum"]
-    height_in = (_HEAD_IN + sum(_PANEL_IN[k] + _TITLE_IN for k in names) + _XLABEL_IN
+    panel_in = dict(_PANEL_IN)
+    if status:
+        panel_in["status"] = _STATUS_HEAD_IN + _STATUS_ROW_IN * len(_status_rows(status))
+    height_in = (_HEAD_IN + sum(panel_in[k] + _TITLE_IN for k in names) + _XLABEL_IN
                  + _BOTTOM_IN)
     with mpl.rc_context(rc):
         fig = Figure(figsize=(_FIG_W_IN, height_in), dpi=100)
@@ -955,9 +962,9 @@ def plot_report(report: dict, png_path: str | Path, title: str, *,
         axes: dict = {}
         y = height_in - _HEAD_IN                 # inches from the bottom
         for k in names:
-            y -= _TITLE_IN + (_XLABEL_IN if k == "spectrum" else 0.0) + _PANEL_IN[k]
+            y -= _TITLE_IN + (_XLABEL_IN if k == "spectrum" else 0.0) + panel_in[k]
             share = axes.get("loudness") if k in ("gr", "stereo", "true_peak") else None
-            axes[k] = fig.add_axes((_LEFT, y / height_in, _WIDTH, _PANEL_IN[k] / height_in),
+            axes[k] = fig.add_axes((_LEFT, y / height_in, _WIDTH, panel_in[k] / height_in),
                                    sharex=share)
         ax_l, ax_g, ax_c, ax_t, ax_f = (axes[k] for k in ("loudness", "gr", "stereo",
                                                            "true_peak", "spectrum"))
@@ -967,7 +974,7 @@ def plot_report(report: dict, png_path: str | Path, title: str, *,
         _plot_true_peak(ax_t, report)
         _plot_spectrum(ax_f, report)
         if status:
-            _plot_status(axes["status"], status)
+            _plot_status(axes["status"], status, panel_in["status"])
         dur = float(s.get("duration_s") or 0.0)
         if status:
             _mark([ax_l, ax_g, ax_c, ax_t], status.get("marks") or [], ax_l, dur)

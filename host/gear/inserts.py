@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -117,14 +118,25 @@ def stale_reason(m: InsertMeasurement, sample_rate: int, block_size: int,
     return None
 
 
+#: how many times a ping torn by xruns is taken again before the measurement is refused
+PING_ATTEMPTS = 3
+
+
 def measure(engine: Any, insert: str, level_dbfs: float, block_size: int, device: str,
-            seconds: float = PING_SECONDS) -> InsertMeasurement:
+            seconds: float = PING_SECONDS,
+            say: Callable[[str], None] | None = None) -> InsertMeasurement:
     """Ping one hardware insert through the running engine stream.
 
     The ping is never louder than ``level_dbfs`` (sample and true peak); only
     the insert's sends carry it, the program outputs and monitors stay silent.
     Raises OutboardError naming the insert and return channel when a return is
     silent (cable unplugged, unit off).
+
+    A ping during which the audio server reported xruns (the engine's count
+    rose) is not measured: a dropped or repeated period tears the return apart
+    from the ping, and its low SNR or wrong lag says nothing about the cables.
+    It is taken again (``say`` is told), at most ``PING_ATTEMPTS`` times in
+    all; when every one was torn, OutboardError names the xruns.
     """
 
     fs = int(engine.fs)
@@ -133,7 +145,23 @@ def measure(engine: Any, insert: str, level_dbfs: float, block_size: int, device
         raise OutboardError(f"insert {insert}: ping would exceed {level_dbfs} dBFS")
     nch = engine.channels
     block = np.ascontiguousarray(np.tile(sig[:, None], (1, nch)), dtype=np.float32)
-    ret = engine.ping(insert, block, int(TAIL_SECONDS * fs))
+    torn: list[int] = []
+    for attempt in range(1, PING_ATTEMPTS + 1):
+        before = engine.meters()["xruns"]
+        ret = engine.ping(insert, block, int(TAIL_SECONDS * fs))
+        xruns = engine.meters()["xruns"] - before
+        if xruns == 0:
+            break
+        torn.append(xruns)
+        if say is not None and attempt < PING_ATTEMPTS:
+            say(f"insert {insert}: the audio server reported {_count(xruns)} during the "
+                f"ping; pinging again ({attempt + 1} of {PING_ATTEMPTS})")
+    else:
+        raise OutboardError(
+            f"insert {insert}: the audio server reported xruns during every ping "
+            f"({', '.join(str(n) for n in torn)} in {PING_ATTEMPTS} pings): a ping torn by an "
+            "xrun cannot be measured; free the CPU (other audio programs, a larger block "
+            "size) and ping again")
     try:
         ms = measure_channels(sig, np.ascontiguousarray(ret.T), fs)
     except NoSignalError as exc:
@@ -143,6 +171,10 @@ def measure(engine: Any, insert: str, level_dbfs: float, block_size: int, device
         polarity=[m.polarity for m in ms], gain_db=[m.gain_db for m in ms],
         snr_db=[m.snr_db for m in ms], sample_rate=fs, block_size=block_size, device=device,
         measured_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+
+
+def _count(xruns: int) -> str:
+    return f"{xruns} xrun{'s' if xruns != 1 else ''}"
 
 
 #: a measured fraction this close to a whole sample is within the estimator's

@@ -104,7 +104,7 @@ class SessionStream:
 
         ins = self._insert(insert)
         return measure(self.engine, ins.name, ins.params.get("ping_level_dbfs", -20.0),
-                       self.session.interface.block_size, self.device.name)
+                       self.session.interface.block_size, self.device.name, say=self.say)
 
     def _insert(self, name: str) -> Any:
         for i in self.hardware:

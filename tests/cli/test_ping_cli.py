@@ -5,6 +5,7 @@ a silent return refused, and the null test of a compensated wire."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
@@ -232,3 +233,45 @@ def test_measure_at_start_pings_in_the_stream_instead_of_trusting_the_store(
     ya, _ = sf.read(a)
     yb, _ = sf.read(b)
     assert 20 * np.log10(np.max(np.abs(ya - yb)) + 1e-20) <= -90.0
+
+
+def test_a_ping_frozen_into_xruns_is_taken_again_then_refused_naming_the_xruns(
+        private_jack, tmp_path):
+    """`outboard ping` frozen (SIGSTOP) for 0.2 s every 0.55 s, on a JACK server
+    of its own: every ping (0.5 s and a 0.5 s tail) misses periods, so the
+    server reports xruns during each.  The ping is taken again, saying why, at
+    most three times in all; then one line names the xruns, and nothing blames
+    the cables or the gear's power (what a torn return's low SNR used to say)."""
+    import os
+    import signal
+    import sys
+
+    p = session(tmp_path, "{ delay_samples = 40.0 }")
+    server = private_jack()
+    exe = Path(sys.executable).parent / "outboard"
+    proc = subprocess.Popen([str(exe), "ping", str(p), "--insert", "unit"], env=server.env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    try:
+        while proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.35)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(proc.pid, signal.SIGSTOP)
+                time.sleep(0.2)
+                os.kill(proc.pid, signal.SIGCONT)
+        stdout, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 2, stderr
+    assert "Traceback" not in stderr
+    lines = stderr.strip().splitlines()
+    assert [ln for ln in lines if "pinging again" in ln] == [
+        f"outboard: insert unit: the audio server reported {n} during the ping; pinging "
+        f"again ({k} of 3)" for n, k in zip(re.findall(r"reported (\d+ xruns?) during the ping",
+                                                     stderr), (2, 3), strict=True)]
+    assert re.fullmatch(r"outboard: error: insert unit: the audio server reported xruns during "
+                        r"every ping \(\d+, \d+, \d+ in 3 pings\): a ping torn by an xrun cannot "
+                        r"be measured; free the CPU \(other audio programs, a larger block "
+                        r"size\) and ping again", lines[-1]), lines[-1]
+    assert "cable" not in stderr and "power" not in stderr

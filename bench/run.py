@@ -18,7 +18,7 @@ sys.path.insert(0, str(HERE.parent))
 from common import Row  # noqa: E402
 
 MODULES = ["bench_biquad", "bench_compressor", "bench_limiter", "bench_loudness", "bench_call",
-           "bench_engine", "bench_deliver"]
+           "bench_engine", "bench_deliver", "bench_report"]
 
 
 def cpu_hz() -> float | None:

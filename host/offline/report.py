@@ -880,7 +880,7 @@ def _mark(axes: list, marks: list[dict], label_ax, duration_s: float) -> None:
     for m in marks[:_MAX_MARKS]:
         color = m.get("color", "red")
         for ax in axes:
-            ax.axvline(m["time_s"], color=color, lw=1.4, ls="-", alpha=0.8, zorder=6)
+            ax.axvline(m["time_s"], color=color, lw=1.1, alpha=0.7, zorder=6)
         if m["time_s"] - last < 0.015 * duration_s:
             continue
         last = m["time_s"]

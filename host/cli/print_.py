@@ -92,5 +92,6 @@ EXIT_CODES = """exit codes:
   4    printed, but an xrun or a gear fault touched it (see NAME.json)
   3    the audio server went away (what was printed is kept as NAME.incomplete.EXT)
   1    another fault: gear lost with on_return_lost = "stop", disk full (kept the same way)
-  2    bad input (one line names the file or key)
+  2    bad input (one line names the file or key), or another session holds
+       the outputs or the gear (one line names its PID and command)
   130  Ctrl-C (nothing is kept)"""

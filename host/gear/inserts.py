@@ -15,6 +15,7 @@ polarity.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import time
@@ -120,6 +121,9 @@ def stale_reason(m: InsertMeasurement, sample_rate: int, block_size: int,
 
 #: how many times a ping torn by xruns is taken again before the measurement is refused
 PING_ATTEMPTS = 3
+#: two pings torn by xruns that agree this closely (every return, samples; and in
+#: polarity) were not torn where it counts: their measurement stands
+TORN_AGREE_SAMPLES = 0.05
 
 
 def measure(engine: Any, insert: str, level_dbfs: float, block_size: int, device: str,
@@ -133,10 +137,12 @@ def measure(engine: Any, insert: str, level_dbfs: float, block_size: int, device
     silent (cable unplugged, unit off).
 
     A ping during which the audio server reported xruns (the engine's count
-    rose) is not measured: a dropped or repeated period tears the return apart
-    from the ping, and its low SNR or wrong lag says nothing about the cables.
-    It is taken again (``say`` is told), at most ``PING_ATTEMPTS`` times in
-    all; when every one was torn, OutboardError names the xruns.
+    rose) may be torn: a dropped or repeated period moves the return against
+    the ping, and its low SNR or wrong lag says nothing about the cables.  It
+    is taken again (``say`` is told why), ``PING_ATTEMPTS`` times in all; the
+    first ping without xruns is measured.  Two torn pings that measure alike
+    (every return within ``TORN_AGREE_SAMPLES``, same polarity) were not torn
+    where it counts, and stand.  Otherwise OutboardError names the xruns.
     """
 
     fs = int(engine.fs)
@@ -146,13 +152,27 @@ def measure(engine: Any, insert: str, level_dbfs: float, block_size: int, device
     nch = engine.channels
     block = np.ascontiguousarray(np.tile(sig[:, None], (1, nch)), dtype=np.float32)
     torn: list[int] = []
+    measured: list = []        # what the torn pings measured, where they did
     for attempt in range(1, PING_ATTEMPTS + 1):
         before = engine.meters()["xruns"]
-        ret = engine.ping(insert, block, int(TAIL_SECONDS * fs))
+        ret = np.ascontiguousarray(engine.ping(insert, block, int(TAIL_SECONDS * fs)).T)
         xruns = engine.meters()["xruns"] - before
         if xruns == 0:
+            try:
+                ms = measure_channels(sig, ret, fs)
+            except NoSignalError as exc:
+                raise OutboardError(f"insert {insert}: {exc}") from None
             break
         torn.append(xruns)
+        with contextlib.suppress(NoSignalError):
+            ms = measure_channels(sig, ret, fs)
+            if any(_alike(ms, other) for other in measured):
+                if say is not None:
+                    say(f"insert {insert}: the audio server reported xruns during the pings, "
+                        f"but two of them measure alike (within {TORN_AGREE_SAMPLES:g} "
+                        "samples): taken")
+                break
+            measured.append(ms)
         if say is not None and attempt < PING_ATTEMPTS:
             say(f"insert {insert}: the audio server reported {_count(xruns)} during the "
                 f"ping; pinging again ({attempt + 1} of {PING_ATTEMPTS})")
@@ -162,15 +182,17 @@ def measure(engine: Any, insert: str, level_dbfs: float, block_size: int, device
             f"({', '.join(str(n) for n in torn)} in {PING_ATTEMPTS} pings): a ping torn by an "
             "xrun cannot be measured; free the CPU (other audio programs, a larger block "
             "size) and ping again")
-    try:
-        ms = measure_channels(sig, np.ascontiguousarray(ret.T), fs)
-    except NoSignalError as exc:
-        raise OutboardError(f"insert {insert}: {exc}") from None
     return InsertMeasurement(
         insert=insert, latency_samples=[m.latency_samples for m in ms],
         polarity=[m.polarity for m in ms], gain_db=[m.gain_db for m in ms],
         snr_db=[m.snr_db for m in ms], sample_rate=fs, block_size=block_size, device=device,
         measured_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+
+
+def _alike(a: list, b: list) -> bool:
+    """Two measurements of the same returns agree (latency and polarity)."""
+    return all(abs(x.latency_samples - y.latency_samples) <= TORN_AGREE_SAMPLES
+               and x.polarity == y.polarity for x, y in zip(a, b, strict=True))
 
 
 def _count(xruns: int) -> str:

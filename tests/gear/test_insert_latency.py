@@ -355,6 +355,29 @@ def test_a_ping_torn_by_xruns_every_time_is_refused_naming_the_xruns_not_the_cab
     assert "cable" not in msg and "power" not in msg and "\n" not in msg
 
 
+def test_two_pings_with_xruns_that_measure_alike_stand():
+    """Xruns reported during every ping, but none touched the returns (they came
+    in the tail, say): two torn pings agreeing to 0.05 samples were not torn
+    where it counts; the second stands and the user is told why."""
+    from host.gear.inserts import measure
+
+    class Untouched(TornEngine):
+        def ping(self, insert, signal, tail_frames):
+            out = super().ping(insert, signal, tail_frames)   # a clean wire (xruns [])
+            self.count += 1                                   # and yet an xrun each time
+            return out
+
+    said: list[str] = []
+    eng = Untouched([])
+    m = measure(eng, "unit", -20.0, 128, "system", say=said.append)
+    assert eng.pings == 2
+    assert m.latency_samples == pytest.approx([300.0, 300.0], abs=0.01)
+    assert said == ["insert unit: the audio server reported 1 xrun during the ping; pinging "
+                    "again (2 of 3)",
+                    "insert unit: the audio server reported xruns during the pings, but two "
+                    "of them measure alike (within 0.05 samples): taken"]
+
+
 def test_without_xruns_a_return_without_the_ping_still_names_the_patching():
     """No xrun: an uncorrelated return is the patching's or the gear's fault."""
     from host.gear.inserts import measure

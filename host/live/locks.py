@@ -89,7 +89,7 @@ class Claims:
     :class:`Busy`; claims are not re-entrant, not even in one process."""
 
     def __init__(self) -> None:
-        self._fds: dict[str, int] = {}
+        self._fds: dict[str, tuple[int, Path]] = {}
 
     def __enter__(self) -> Claims:
         return self
@@ -117,24 +117,28 @@ class Claims:
 
     def claim(self, key: str, what: str) -> None:
         d = lock_dir()
-        try:
-            d.mkdir(parents=True, exist_ok=True)
-            if d == Path("/tmp/outboard-locks"):
-                with contextlib.suppress(PermissionError):  # shared by every user
-                    d.chmod(0o1777)
-            path = d / _file_name(key)
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
-        except OSError as exc:
-            raise OutboardError(f"{d}: cannot keep the lock for {what} there "
-                                f"({exc.strerror or exc})") from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            pid, cmd = _holder(fd)
-            os.close(fd)
-            who = f"pid {pid} ({cmd})" if pid is not None else "another process"
-            raise Busy(f"{what} is in use by {who}; wait for it to finish or stop it",
-                       pid) from None
+        path = d / _file_name(key)
+        while True:
+            try:
+                d.mkdir(parents=True, exist_ok=True)
+                if d == Path("/tmp/outboard-locks"):
+                    with contextlib.suppress(PermissionError):  # shared by every user
+                        d.chmod(0o1777)
+                fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+            except OSError as exc:
+                raise OutboardError(f"{d}: cannot keep the lock for {what} there "
+                                    f"({exc.strerror or exc})") from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                pid, cmd = _holder(fd)
+                os.close(fd)
+                who = f"pid {pid} ({cmd})" if pid is not None else "another process"
+                raise Busy(f"{what} is in use by {who}; wait for it to finish or stop it",
+                           pid) from None
+            if _same_file(fd, path):
+                break
+            os.close(fd)  # a holder released (and removed) it between open and flock
         try:
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"{os.getpid()}\n{command_line()}\n".encode(), 0)
@@ -142,16 +146,30 @@ class Claims:
             os.close(fd)
             raise OutboardError(f"{path}: cannot write the lock for {what} "
                                 f"({exc.strerror or exc})") from None
-        self._fds[key] = fd
+        self._fds[key] = (fd, path)
 
     def _drop(self, key: str) -> None:
-        fd = self._fds.pop(key, None)
-        if fd is not None:
-            os.close(fd)  # closing the file drops the flock
+        held = self._fds.pop(key, None)
+        if held is not None:
+            fd, path = held
+            with contextlib.suppress(OSError):
+                path.unlink()  # still locked: no claimant can take the name meanwhile
+            os.close(fd)       # closing the file drops the flock
 
     def release(self) -> None:
         for key in list(self._fds):
             self._drop(key)
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    """The locked file is still the one under ``path`` (not removed by a holder
+    that released it after we opened it)."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return False
+    own = os.fstat(fd)
+    return (st.st_dev, st.st_ino) == (own.st_dev, own.st_ino)
 
 
 def _claim_order(item: tuple[str, str]) -> tuple:

@@ -22,7 +22,7 @@ import soundfile as sf
 from conftest import sine_and_noise
 
 from host.live.device import JACK_HOSTAPI, ResolvedDevice
-from host.live.locks import Busy, Claims, holder, session_claims
+from host.live.locks import Busy, Claims, holder, lock_dir, session_claims
 from host.model.session import load_session
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,7 +31,7 @@ DIGITAL = ROOT / "configs" / "session_jack_studio.toml"      # outputs 1-2, moni
 EXE = Path(sys.executable).parent / "outboard"
 HOLD = ("import sys; from host.live.locks import Claims; claims = Claims(); "
         "claims.claim_all([(k, k) for k in sys.argv[1:]]); print('held', flush=True); "
-        "sys.stdin.read()")
+        "sys.stdin.read(); claims.release()")
 
 
 def key(name: str) -> str:
@@ -63,6 +63,8 @@ def test_a_claim_held_by_another_process_is_refused_naming_its_pid_and_command()
     with Claims() as claims:     # the holder ended: free
         claims.claim(a, "interface 'x' output 1")
         assert claims.keys == [a]
+    # let go: its lock file is gone too (the folder does not fill up run after run)
+    assert not [f for f in lock_dir().iterdir() if f"test_{os.getpid()}_out1" in f.name]
 
 
 def test_a_claim_goes_with_its_process_even_when_killed():

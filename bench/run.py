@@ -19,7 +19,7 @@ from common import Row  # noqa: E402
 
 MODULES = ["bench_biquad", "bench_compressor", "bench_multiband", "bench_saturation",
            "bench_dynamic_eq", "bench_limiter", "bench_loudness", "bench_call", "bench_engine",
-           "bench_deliver"]
+           "bench_deliver", "bench_report"]
 
 
 def cpu_hz() -> float | None:

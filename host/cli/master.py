@@ -99,17 +99,19 @@ def cmd_master(args: argparse.Namespace) -> int:
                 tmp.write_text(json.dumps(report, indent=2) + "\n")
         except OSError as exc:  # a disk that filled once the audio was written
             raise write_error(args.report, exc.strerror or str(exc), exc.errno) from None
-        from host.offline.report import measure_program, plot_report
+        from host.offline.report import measure_loudness, measure_program, plot_report
 
-        out = result.written
+        out, src = result.written, result.source
         rep = measure_program(out.data, out.sample_rate,
                               ceiling_dbtp=settings.ceiling_dbtp,
                               gain_reduction=result.gr_traces or None,
                               channel_mask=out.channel_mask)
         if settings.target_lufs is not None:
             rep["target_lufs"] = settings.target_lufs
+        before = measure_loudness(src.data, src.sample_rate)  # the input, drawn beside
         try:
-            plot_report(rep, png, f"{result.output.name} (master)")
+            plot_report(rep, png, f"{result.output.name} (master of {Path(args.input).name})",
+                        before=before)
         except OSError as exc:
             raise write_error(png, exc.strerror or str(exc), exc.errno) from None
     if not args.quiet:

@@ -9,7 +9,12 @@ import sys
 from pathlib import Path
 
 from host.errors import signal_name
-from host.live.printing import DEFAULT_POST_ROLL_S, DEFAULT_PRE_ROLL_S, print_session
+from host.live.printing import (
+    DEFAULT_POST_ROLL_S,
+    DEFAULT_PRE_ROLL_S,
+    print_problems,
+    print_session,
+)
 
 
 def cmd_print(args) -> int:
@@ -45,8 +50,9 @@ def cmd_print(args) -> int:
     if res.report_paths:
         print(f"report {res.report_paths[0]} and {res.report_paths[1]}")
     if not res.clean:
-        print("outboard: the print is NOT clean ("
-              + "; ".join(res.not_clean_because or ["see the report"])
+        # the same reasons as the status panel of the report's picture; every xrun listed
+        what = print_problems(res.report["print"], xruns_listed=None) if res.report else []
+        print("outboard: the print is NOT clean (" + "; ".join(what or ["see the report"])
               + "); marked in the report: print it again", file=err)
         return EXIT_NOT_CLEAN
     return 0
@@ -91,6 +97,7 @@ EXIT_CODES = """exit codes:
        recalled (see NAME.json: "not_clean_because")
   3    the audio server went away (what was printed is kept as NAME.incomplete.EXT)
   1    another fault: gear lost with on_return_lost = "stop", disk full (kept the same way)
-  2    bad input (one line names the file or key)
+  2    bad input (one line names the file or key), or another session holds
+       the outputs or the gear (one line names its PID and command)
   130  Ctrl-C (nothing is kept)
   143  SIGTERM (the same)"""

@@ -74,8 +74,12 @@ def cmd_recall(args: argparse.Namespace) -> int:
 
         with SessionStream(session, say=say):
             report = send(plans, say=say, verify=args.verify, snapshot=args.snapshot)
-    else:
-        report = send(plans, say=say, verify=args.verify, snapshot=args.snapshot)
+    else:  # real gear: no stream, but the units are this recall's alone while it sends
+        from host.live.locks import Claims, midi_claims
+
+        with Claims() as claims:
+            claims.claim_all(midi_claims(p.port for p in plans if p.port))
+            report = send(plans, say=say, verify=args.verify, snapshot=args.snapshot)
     if args.json:
         print(json.dumps(report.to_dict()))
     else:

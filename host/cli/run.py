@@ -9,7 +9,7 @@ from pathlib import Path
 
 from host.cli.args import finite_float
 from host.errors import signal_name
-from host.live.run import run_session
+from host.live.run import dsp_load_text, run_session
 
 
 def cmd_run(args) -> int:
@@ -32,9 +32,8 @@ def cmd_run(args) -> int:
            "gear": "stopped: a hardware insert failed"}[r.stopped_by]
     integ = m["integrated_lufs"]
     print(f"{how} after {r.seconds:.2f} s: integrated {integ:.1f} LUFS, true peak "
-          f"{m['true_peak_dbtp']:.1f} dBTP, xruns {m['xruns']}, DSP load max "
-          f"{m['dsp_load_max'] * 100:.1f} %" if math.isfinite(integ) else
-          f"{how} after {r.seconds:.2f} s: xruns {m['xruns']}")
+          f"{m['true_peak_dbtp']:.1f} dBTP, xruns {m['xruns']}; {dsp_load_text(m)}"
+          if math.isfinite(integ) else f"{how} after {r.seconds:.2f} s: xruns {m['xruns']}")
     if r.xruns_s:
         print(f"{len(r.xruns_s)} xrun{'s' if len(r.xruns_s) > 1 else ''} at "
               + ", ".join(f"{t:.2f} s" for t in r.xruns_s) + " into the program")

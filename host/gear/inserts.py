@@ -15,9 +15,11 @@ polarity.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -117,14 +119,30 @@ def stale_reason(m: InsertMeasurement, sample_rate: int, block_size: int,
     return None
 
 
+#: how many times a ping torn by xruns is taken again before the measurement is refused
+PING_ATTEMPTS = 3
+#: two pings torn by xruns that agree this closely (every return, samples; and in
+#: polarity) were not torn where it counts: their measurement stands
+TORN_AGREE_SAMPLES = 0.05
+
+
 def measure(engine: Any, insert: str, level_dbfs: float, block_size: int, device: str,
-            seconds: float = PING_SECONDS) -> InsertMeasurement:
+            seconds: float = PING_SECONDS,
+            say: Callable[[str], None] | None = None) -> InsertMeasurement:
     """Ping one hardware insert through the running engine stream.
 
     The ping is never louder than ``level_dbfs`` (sample and true peak); only
     the insert's sends carry it, the program outputs and monitors stay silent.
     Raises OutboardError naming the insert and return channel when a return is
     silent (cable unplugged, unit off).
+
+    A ping during which the audio server reported xruns (the engine's count
+    rose) may be torn: a dropped or repeated period moves the return against
+    the ping, and its low SNR or wrong lag says nothing about the cables.  It
+    is taken again (``say`` is told why), ``PING_ATTEMPTS`` times in all; the
+    first ping without xruns is measured.  Two torn pings that measure alike
+    (every return within ``TORN_AGREE_SAMPLES``, same polarity) were not torn
+    where it counts, and stand.  Otherwise OutboardError names the xruns.
     """
 
     fs = int(engine.fs)
@@ -133,16 +151,52 @@ def measure(engine: Any, insert: str, level_dbfs: float, block_size: int, device
         raise OutboardError(f"insert {insert}: ping would exceed {level_dbfs} dBFS")
     nch = engine.channels
     block = np.ascontiguousarray(np.tile(sig[:, None], (1, nch)), dtype=np.float32)
-    ret = engine.ping(insert, block, int(TAIL_SECONDS * fs))
-    try:
-        ms = measure_channels(sig, np.ascontiguousarray(ret.T), fs)
-    except NoSignalError as exc:
-        raise OutboardError(f"insert {insert}: {exc}") from None
+    torn: list[int] = []
+    measured: list = []        # what the torn pings measured, where they did
+    for attempt in range(1, PING_ATTEMPTS + 1):
+        before = engine.meters()["xruns"]
+        ret = np.ascontiguousarray(engine.ping(insert, block, int(TAIL_SECONDS * fs)).T)
+        xruns = engine.meters()["xruns"] - before
+        if xruns == 0:
+            try:
+                ms = measure_channels(sig, ret, fs)
+            except NoSignalError as exc:
+                raise OutboardError(f"insert {insert}: {exc}") from None
+            break
+        torn.append(xruns)
+        with contextlib.suppress(NoSignalError):
+            ms = measure_channels(sig, ret, fs)
+            if any(_alike(ms, other) for other in measured):
+                if say is not None:
+                    say(f"insert {insert}: the audio server reported xruns during the pings, "
+                        f"but two of them measure alike (within {TORN_AGREE_SAMPLES:g} "
+                        "samples): taken")
+                break
+            measured.append(ms)
+        if say is not None and attempt < PING_ATTEMPTS:
+            say(f"insert {insert}: the audio server reported {_count(xruns)} during the "
+                f"ping; pinging again ({attempt + 1} of {PING_ATTEMPTS})")
+    else:
+        raise OutboardError(
+            f"insert {insert}: the audio server reported xruns during every ping "
+            f"({', '.join(str(n) for n in torn)} in {PING_ATTEMPTS} pings): a ping torn by an "
+            "xrun cannot be measured; free the CPU (other audio programs, a larger block "
+            "size) and ping again")
     return InsertMeasurement(
         insert=insert, latency_samples=[m.latency_samples for m in ms],
         polarity=[m.polarity for m in ms], gain_db=[m.gain_db for m in ms],
         snr_db=[m.snr_db for m in ms], sample_rate=fs, block_size=block_size, device=device,
         measured_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+
+
+def _alike(a: list, b: list) -> bool:
+    """Two measurements of the same returns agree (latency and polarity)."""
+    return all(abs(x.latency_samples - y.latency_samples) <= TORN_AGREE_SAMPLES
+               and x.polarity == y.polarity for x, y in zip(a, b, strict=True))
+
+
+def _count(xruns: int) -> str:
+    return f"{xruns} xrun{'s' if xruns != 1 else ''}"
 
 
 #: a measured fraction this close to a whole sample is within the estimator's

@@ -30,7 +30,7 @@ import soundfile as sf
 from host.audiofile import atomic_path, read_audio
 from host.errors import Interrupted
 from host.live.printing import print_session
-from host.live.run import run_session
+from host.live.run import dsp_load_text, run_session
 from host.model.release import MasterSettings
 from host.offline.analysis import analyze_audio
 from host.offline.batch import plan, run_jobs
@@ -131,7 +131,7 @@ def run_demo(folder: Path = Path("out/demo"), live_seconds: float = 8.0) -> int:
     _stop_if_stopped(live)
     m = live.meters
     print(f"live: {live.seconds:.1f} s streamed, {m['callbacks']} callbacks, "
-          f"xruns {m['xruns']}, DSP load max {m['dsp_load_max'] * 100:.1f} %, "
+          f"xruns {m['xruns']}, {dsp_load_text(m)}, "
           f"recorded {live.recording} ({live.recorded_seconds:.2f} s, aligned with the input)")
 
     print(f"\nhybrid: printing through {HYBRID.name}: a hardware insert with virtual analog "

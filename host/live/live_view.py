@@ -46,7 +46,9 @@ def render(title: str, position_s: float, total_s: float | None, m: dict,
     ``m`` holds: in_peak_dbfs, out_peak_dbfs (lists per channel),
     momentary_lufs, short_term_lufs, integrated_lufs, true_peak_dbtp,
     gain_reduction_db (list per insert, None for non-dynamics), xruns,
-    dsp_load, dsp_load_max, nonfinite.  ``show_left``: the time left too (a print).
+    dsp_load (the last callback's time over its block's duration),
+    dsp_load_max (the worst callback since the start: what the summary
+    says), nonfinite.  ``show_left``: the time left too (a print).
     """
     t = Table.grid(padding=(0, 1))
     t.add_column(justify="left", min_width=12, max_width=24)
@@ -85,7 +87,8 @@ def render(title: str, position_s: float, total_s: float | None, m: dict,
     load = m.get("dsp_load", 0.0) * 100
     load_max = m.get("dsp_load_max", 0.0) * 100
     xr = m.get("xruns", 0)
-    t.add_row("DSP load", Text(f"{load:5.1f} % (max {load_max:5.1f} %)"),
+    t.add_row("DSP load", Text(f"{load:5.1f} % now, worst callback {load_max:5.1f} % "
+                               "since start"),
               Text(f"xruns {xr}", style="red" if xr else "green"))
     if m.get("nonfinite"):
         t.add_row("NaN/Inf", Text(f"{m['nonfinite']} blocks muted", style="red bold"), "")

@@ -156,7 +156,8 @@ def print_session(session_path: Path, output: Path | None = None,
         paths = report_paths(result.recording)
 
         try:  # a full disk that cut the print short has no room for its report either
-            write_report(paths[0], paths[1], rep, title=f"print {result.recording.name}")
+            write_report(paths[0], paths[1], rep, title=f"print {result.recording.name}",
+                         status=print_status(rep["print"]))
         except (OSError, OutboardError) as exc:
             say(f"{paths[0]}: the print's report could not be written: "
                 f"{exc.strerror or exc}" if isinstance(exc, OSError)
@@ -228,10 +229,103 @@ def print_report(session, run, source: dict, *, program_frames: int, pre_roll_s:
         "events": [{"type": e["type"], "insert": e.get("insert") or None,
                     "time_s": e["time_s"]} for e in run.events if e["type"] != "playback_end"],
         "nonfinite_blocks": m["nonfinite"],
-        "dsp_load_max_percent": round(m["dsp_load_max"] * 100, 2),
+        "dsp_load_max_percent": round(m["dsp_load_max"] * 100, 2),   # worst callback
+        "dsp_load_max_at_s": m["dsp_load_max_at_s"],
+        "dsp_load_mean_percent": round(m["dsp_load_mean"] * 100, 2),
     }
     return rep
 
 
+#: xrun times listed one by one in the report's picture (all are in the JSON)
+STATUS_XRUNS_LISTED = 8
+#: how the picture names what stopped an incomplete print
+_STOPPED_BY = {"server": "the audio server went away", "gear": "a hardware insert failed",
+               "error": "the recording failed", "interrupt": "Ctrl-C"}
 
 
+def _times(at_s: list[float], most: int | None) -> str:
+    most = len(at_s) if most is None else most
+    shown = ", ".join(f"{t:.2f} s" for t in at_s[:most])
+    return shown + (f" and {len(at_s) - most} more" if len(at_s) > most else "")
+
+
+def print_problems(pr: dict, xruns_listed: int | None = STATUS_XRUNS_LISTED) -> list[str]:
+    """Why a print is not clean, one phrase each (``pr``: its report's ``print``
+    part): the xruns in the printed part with their times (the first
+    ``xruns_listed``; None: all), the gear faults in it (engine events of
+    FAULTS, with the insert and time), and every unit the recall did not reach
+    (its knobs are not the session's)."""
+    out = []
+    xr = pr["xruns"]["at_s"]
+    if xr:
+        out.append(f"{len(xr)} xrun{'s' if len(xr) > 1 else ''} at "
+                   f"{_times(xr, xruns_listed)}")
+    for e in pr["events"]:
+        if e["type"] != "xrun" and e["type"] in FAULTS and e["time_s"] >= 0:
+            where = f" in {e['insert']}" if e["insert"] else ""
+            out.append(f"{e['type'].replace('_', ' ')}{where} at {e['time_s']:.2f} s")
+    for u in (pr.get("recall") or {}).get("units", []):
+        if not u["recalled"]:
+            out.append(f"insert {u['insert']} not recalled ({u['error']})")
+    return out
+
+
+def _insert_line(name: str, m: dict) -> str:
+    if m.get("source") == "session":
+        lat = m["latency_samples"]
+        lat = lat if isinstance(lat, list) else [lat]
+        return (f"insert {name}: round trip {' / '.join(f'{v:g}' for v in lat)} samples "
+                "(set in the session, not measured)")
+    lat = " / ".join(f"{c['latency_samples']:.3f}" for c in m["channels"])
+    return (f"insert {name}: round trip {lat} samples ({m['latency_ms']:.3f} ms), skew "
+            f"{m['skew_samples']:.3f}, polarity {'+' if m['polarity'] > 0 else '-'}, gain "
+            f"{round(m['gain_db'], 2) + 0.0:+.2f} dB, SNR {m['snr_db']:.0f} dB")  # no -0.00
+
+
+def _recall_line(recall: dict | None) -> str:
+    if not recall or not recall.get("units"):
+        return "recall: none sent (no MIDI units, or --no-recall)"
+    snap = f"snapshot {recall['snapshot']}: " if recall.get("snapshot") else ""
+    done = [f"{u['insert']} recalled ({u['sent']} messages to {u['port']})"
+            for u in recall["units"] if u["recalled"]]
+    failed = [u["insert"] for u in recall["units"] if not u["recalled"]]
+    return (f"recall: {snap}{'; '.join(done) or 'nothing recalled'}"
+            + (f"; NOT recalled: {', '.join(failed)}" if failed else ""))
+
+
+def print_status(pr: dict) -> dict:
+    """The status panel of a print's picture (host.offline.report.plot_report):
+    clean or not and why (:func:`print_problems`), the inserts' round trips,
+    the recall, the stream; the xruns and gear faults as marks on the time
+    axis.  ``pr`` is the report's ``print`` part."""
+    problems = print_problems(pr)
+    if not pr["complete"]:
+        why = _STOPPED_BY.get(pr["stopped_by"], pr["stopped_by"])
+        headline = f"INCOMPLETE: {why} at {pr['printed_seconds']:.2f} s"
+        if pr.get("recording_error"):
+            problems.insert(0, pr["recording_error"])
+    elif pr["clean"] and not problems:
+        headline = "CLEAN"
+    else:
+        headline = "NOT CLEAN: print it again"
+    lines = [_insert_line(k, v) for k, v in pr["inserts"].items()]
+    lines.append(_recall_line(pr.get("recall")))
+    pre = pr["xruns"]["in_pre_roll"]
+    at = pr.get("dsp_load_max_at_s")
+    lines.append(f"DSP load: worst callback {pr['dsp_load_max_percent']:.1f} %"
+                 + (f" at {at:.1f} s" if at is not None else "")
+                 + f", mean {pr['dsp_load_mean_percent']:.1f} % (time in the callback / "
+                 "the block's duration)")
+    lines.append(f"{pr['device']}, {pr['sample_rate']} Hz, {pr['block_size']}-frame blocks; "
+                 f"chain latency {pr['chain_latency_samples']} samples removed; pre-roll "
+                 f"{pr['pre_roll_s']:g} s, post-roll {pr['post_roll_s']:g} s"
+                 + (f"; {pre} xrun{'s' if pre > 1 else ''} in the pre-roll (not printed)"
+                    if pre else ""))
+    marks = [{"time_s": t, "label": f"xrun {t:.2f} s", "color": "red"}
+             for t in pr["xruns"]["at_s"]]
+    marks += [{"time_s": e["time_s"], "color": "darkorange",
+               "label": e["type"].replace("_", " ") + (f": {e['insert']}" if e["insert"] else "")}
+              for e in pr["events"]
+              if e["type"] != "xrun" and e["type"] in FAULTS and e["time_s"] >= 0]
+    return {"ok": pr["complete"] and pr["clean"] and not problems, "headline": headline,
+            "problems": problems, "lines": lines, "marks": sorted(marks, key=lambda m: m["time_s"])}

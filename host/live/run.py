@@ -296,6 +296,16 @@ def level_change_db(before: tuple[float, float], now: tuple[float, float], chann
     return 10 * math.log10(ret / dry)
 
 
+def dsp_load_text(m: dict) -> str:
+    """The DSP load of a run as its summaries say it: the worst single callback
+    since the start (its time in the block's duration; when, to within a meter
+    read) and the mean of the last-callback samples taken every REFRESH_S."""
+    at = m.get("dsp_load_max_at_s")
+    when = f" at {at:.1f} s" if at is not None else ""
+    return (f"DSP load: worst callback {m['dsp_load_max'] * 100:.1f} %{when}, mean "
+            f"{m.get('dsp_load_mean', m['dsp_load']) * 100:.1f} %")
+
+
 def hw_label(insert: str) -> str:
     """How a hardware insert's gain reduction is named in traces and reports."""
     return f"{insert} (hardware: return vs send)"
@@ -345,7 +355,10 @@ def _loop(engine, program, recorder, record_path, duration_s, view, title, lat, 
         recorder.start()
     feed()
     m = engine.meters()
-    load_max = 0.0
+    # DSP load: each callback's time over its block's duration; the engine keeps the
+    # worst callback since the previous read, this keeps the worst since the start
+    # (and about when: between two reads) and the mean of the last-callback samples
+    load_max, load_max_at, load_sum, load_n = 0.0, None, 0.0, 0
     gr_max = {n: 0.0 for n in gr_names}
     gr_trace: dict[str, list[tuple[float, float]]] = {n: [] for n in gr_names}
     hw_names = list(m["hardware"])
@@ -372,8 +385,10 @@ def _loop(engine, program, recorder, record_path, duration_s, view, title, lat, 
                       "(on_return_lost = \"stop\")", file=sys.stderr)
                 break
             m = engine.meters()
-            load_max = max(load_max, m["dsp_load_max"])
             t = (m["frames"] - start_frame - pre) / fs  # s into the program
+            if m["dsp_load_max"] > load_max:
+                load_max, load_max_at = m["dsp_load_max"], t
+            load_sum, load_n = load_sum + m["dsp_load"], load_n + 1
             for n in gr_names:
                 gr_max[n] = max(gr_max[n], m["gain_reduction_max_db"][n])
                 bands = m["gain_reduction_bands_max_db"].get(n)
@@ -401,7 +416,8 @@ def _loop(engine, program, recorder, record_path, duration_s, view, title, lat, 
             if live is not None:
                 gr = [m["gain_reduction_max_db"].get(n) for n in gr_names]
                 shown = dict(m, in_peak_dbfs=m["input_peak_dbfs"],
-                             out_peak_dbfs=m["output_peak_dbfs"], gain_reduction_db=gr)
+                             out_peak_dbfs=m["output_peak_dbfs"], gain_reduction_db=gr,
+                             dsp_load_max=load_max)  # since the start, as the summary
                 rec = None
                 if recorder is not None:
                     rec = f"{record_path}  {recorder.seconds:.1f} s"
@@ -429,19 +445,25 @@ def _loop(engine, program, recorder, record_path, duration_s, view, title, lat, 
                 live.stop()
                 print(file=sys.stderr)
     with deferred():
-        return _finish(engine, recorder, events, gr_max, gr_trace, gr_names, load_max,
-                       xruns_before, start_frame, stopped_by, signum, program, lat, pre, fs,
+        return _finish(engine, recorder, events, gr_max, gr_trace, gr_names,
+                       (load_max, load_max_at, load_sum, load_n), xruns_before, start_frame, stopped_by, signum, program, lat, pre, fs,
                        printing)
 
 
-def _finish(engine, recorder, events, gr_max, gr_trace, gr_names, load_max, xruns_before,
+def _finish(engine, recorder, events, gr_max, gr_trace, gr_names, load, xruns_before,
             start_frame, stopped_by, signum, program, lat, pre, fs, printing) -> RunResult:
     """After the stream: the meters, and the recording finished (or, for a
-    print stopped by a signal, deleted)."""
+    print stopped by a signal, deleted).  ``load``: the DSP load seen so far
+    (worst, when in the program s, sum, count of the meter reads)."""
+    load_max, load_max_at, load_sum, load_n = load
     events.extend(engine.events())
     m = engine.meters()
     m["xruns"] -= xruns_before
-    m["dsp_load_max"] = max(load_max, m["dsp_load_max"])
+    if m["dsp_load_max"] > load_max:
+        load_max, load_max_at = m["dsp_load_max"], (m["frames"] - start_frame - pre) / fs
+    m["dsp_load_max"] = load_max          # the worst callback since the start
+    m["dsp_load_max_at_s"] = None if load_max_at is None else round(load_max_at, 2)
+    m["dsp_load_mean"] = load_sum / load_n if load_n else m["dsp_load"]
     m["gain_reduction_max_db"] = {n: max(gr_max[n], m["gain_reduction_max_db"][n])
                                   for n in gr_names}
     saved = None

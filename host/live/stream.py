@@ -7,6 +7,10 @@ duplex stream, patches virtual gear into hardware inserts (embedded studio
 only), and gives each hardware insert its round trip: a manual figure from
 the session, a stored measurement that is not stale, or a fresh ping in this
 very stream.  Leaving the context stops and closes everything it started.
+
+Before the stream opens it claims the outputs it writes, its inserts' sends
+and returns and its units' MIDI ports (:mod:`host.live.locks`): a second
+session on any of them is refused in one line naming the holder.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from host.errors import OutboardError
 from host.gear.inserts import apply, load_store, measure, stale_reason
 from host.live.device import ensure_studio, resolve_device
 from host.live.engine import Engine
+from host.live.locks import Claims, session_claims
 from host.sim.studio import StudioRack, portaudio_client_name
 
 #: wall time to let parameter ramps (20 ms of stream) finish before the program
@@ -56,6 +61,7 @@ class SessionStream:
         self.engine = None
         self.device = None
         self.measurements: dict[str, Any] = {}
+        self.claims: Claims | None = None
         self._stack = contextlib.ExitStack()
 
     @property
@@ -76,6 +82,9 @@ class SessionStream:
         if self.studio is not None:
             self._stack.callback(self.studio.stop)
         self.device = resolve_device(s)
+        # the outputs, the inserts' channels and the units' MIDI ports: this stream's alone
+        self.claims = self._stack.enter_context(Claims())
+        self.claims.claim_all(session_claims(s, self.device))
         iface, prog = s.interface, s.program
         self.engine = Engine(iface.sample_rate, len(prog.inputs), s.chain,
                              max_block=max(4096, iface.block_size))
@@ -104,7 +113,7 @@ class SessionStream:
 
         ins = self._insert(insert)
         return measure(self.engine, ins.name, ins.params.get("ping_level_dbfs", -20.0),
-                       self.session.interface.block_size, self.device.name)
+                       self.session.interface.block_size, self.device.name, say=self.say)
 
     def _insert(self, name: str) -> Any:
         for i in self.hardware:

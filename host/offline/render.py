@@ -84,6 +84,8 @@ class MasterResult:
     written: Audio | None = None
     #: the most gain reduction any limiter applied, dB (0: no limiter, or none needed)
     max_limiting_db: float = 0.0
+    #: the input as read, before any rate conversion (a report's "before")
+    source: Audio | None = None
 
     def report(self) -> dict:
         return {
@@ -273,7 +275,7 @@ def master(
     return MasterResult(
         output=Path(dst), gain_db=gain, iterations=iterations, target_reached=reached,
         note=note, input_analysis=analyze_audio(audio), output_analysis=out_analysis,
-        written=out, max_limiting_db=limiting,
+        written=out, max_limiting_db=limiting, source=audio,
         stages=stages, gr_traces=traces,
         settings={"target_lufs": st.target_lufs, "ceiling_dbtp": st.ceiling_dbtp,
                   "limiter": st.limiter, "peak_dbtp": st.peak_dbtp,

@@ -5,6 +5,7 @@ a silent return refused, and the null test of a compensated wire."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
@@ -232,3 +233,54 @@ def test_measure_at_start_pings_in_the_stream_instead_of_trusting_the_store(
     ya, _ = sf.read(a)
     yb, _ = sf.read(b)
     assert 20 * np.log10(np.max(np.abs(ya - yb)) + 1e-20) <= -90.0
+
+
+def test_a_ping_frozen_into_xruns_is_taken_again_and_never_blames_the_cables(
+        private_jack, tmp_path):
+    """`outboard ping` frozen (SIGSTOP) for 0.15 s every 0.35 s, on a JACK server
+    of its own: the server reports xruns during every ping (0.5 s, then a 0.5 s
+    tail).  The ping says so and is taken again; then either two torn pings
+    measured alike (the freezes moved the return with the send) and the
+    measurement is the gear's delay plus the loop's, or one line refuses,
+    naming the xruns.  Nothing blames the cables or the gear's power (what a
+    torn return's low SNR used to say)."""
+    import os
+    import signal
+    import sys
+
+    p = session(tmp_path, "{ delay_samples = 40.0 }")
+    server = private_jack()
+    exe = Path(sys.executable).parent / "outboard"
+    proc = subprocess.Popen([str(exe), "ping", str(p), "--insert", "unit", "--json"],
+                            env=server.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    deadline = time.monotonic() + 60
+    try:
+        while proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(proc.pid, signal.SIGSTOP)
+                time.sleep(0.15)
+                os.kill(proc.pid, signal.SIGCONT)
+        stdout, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "Traceback" not in stderr
+    assert "cable" not in stderr and "power" not in stderr
+    lines = stderr.strip().splitlines()
+    again = [ln for ln in lines if "pinging again" in ln]
+    assert again and all(re.fullmatch(r"outboard: insert unit: the audio server reported \d+ "
+                                      r"xruns? during the ping; pinging again \([23] of 3\)", ln)
+                         for ln in again), lines
+    if proc.returncode == 0:
+        assert lines[-1] == ("outboard: insert unit: the audio server reported xruns during "
+                             "the pings, but two of them measure alike (within 0.05 samples): "
+                             "taken")
+        assert json.loads(stdout)["latency_samples"] == pytest.approx(40.0 + LOOP, abs=0.05)
+    else:
+        assert proc.returncode == 2, stderr
+        assert re.fullmatch(r"outboard: error: insert unit: the audio server reported xruns "
+                            r"during every ping \(\d+, \d+, \d+ in 3 pings\): a ping torn by "
+                            r"an xrun cannot be measured; free the CPU \(other audio programs, "
+                            r"a larger block size\) and ping again", lines[-1]), lines[-1]

@@ -292,3 +292,103 @@ def test_agrees_with_jack_iodelay_on_the_same_loop(loop, short_ping):
     inverted = 2 * sum(inv for _, inv in readings[1:]) > len(readings) - 1
     assert abs(ours.latency_samples - frames) <= 0.1, (ours, readings)
     assert inverted == (ours.polarity == -1), (ours, readings)
+
+
+# ---- a ping torn by xruns (host.gear.inserts.measure) ------------------------------------------
+
+
+class TornEngine:
+    """What host.gear.inserts.measure sees of the engine: a ping whose returns
+    are the sends delayed by ``delay`` samples through a 2-channel wire, except
+    during a ping given xruns (``xruns``, one count per ping): the server then
+    dropped a 128-frame period of the returns (the rest comes a period early)
+    and the engine's xrun count rises."""
+
+    fs, channels = 48000.0, 2
+
+    def __init__(self, xruns: list[int], delay: int = 300):
+        self.xruns, self.delay, self.count, self.pings = list(xruns), delay, 0, 0
+
+    def meters(self) -> dict:
+        return {"xruns": self.count}
+
+    def ping(self, insert: str, signal: np.ndarray, tail_frames: int) -> np.ndarray:
+        out = np.zeros((len(signal) + tail_frames, self.channels), dtype=np.float32)
+        out[self.delay:self.delay + len(signal)] = signal
+        torn = self.xruns[self.pings] if self.pings < len(self.xruns) else 0
+        self.pings += 1
+        if torn:
+            self.count += torn
+            cut = self.delay + len(signal) // 3
+            out[cut:-128] = out[cut + 128:]
+        return out
+
+
+def test_a_ping_torn_by_xruns_is_taken_again_and_says_so():
+    """Xruns during the first ping (the returns lose a period: SNR low, the
+    'check the cables' case): the ping is taken again, the user told why, and
+    the clean retake measures the wire's delay."""
+    from host.gear.inserts import measure
+
+    said: list[str] = []
+    eng = TornEngine([2, 0])
+    m = measure(eng, "unit", -20.0, 128, "system", say=said.append)
+    assert eng.pings == 2
+    assert m.latency_samples == pytest.approx([300.0, 300.0], abs=0.01)
+    assert min(m.snr_db) > 60
+    assert said == ["insert unit: the audio server reported 2 xruns during the ping; "
+                    "pinging again (2 of 3)"]
+
+
+def test_a_ping_torn_by_xruns_every_time_is_refused_naming_the_xruns_not_the_cables():
+    from host.gear.inserts import measure
+
+    said: list[str] = []
+    eng = TornEngine([1, 3, 2])
+    with pytest.raises(OutboardError) as exc:
+        measure(eng, "unit", -20.0, 128, "system", say=said.append)
+    msg = str(exc.value)
+    assert eng.pings == 3 and len(said) == 2
+    assert msg == ("insert unit: the audio server reported xruns during every ping (1, 3, 2 "
+                   "in 3 pings): a ping torn by an xrun cannot be measured; free the CPU (other "
+                   "audio programs, a larger block size) and ping again")
+    assert "cable" not in msg and "power" not in msg and "\n" not in msg
+
+
+def test_two_pings_with_xruns_that_measure_alike_stand():
+    """Xruns reported during every ping, but none touched the returns (they came
+    in the tail, say): two torn pings agreeing to 0.05 samples were not torn
+    where it counts; the second stands and the user is told why."""
+    from host.gear.inserts import measure
+
+    class Untouched(TornEngine):
+        def ping(self, insert, signal, tail_frames):
+            out = super().ping(insert, signal, tail_frames)   # a clean wire (xruns [])
+            self.count += 1                                   # and yet an xrun each time
+            return out
+
+    said: list[str] = []
+    eng = Untouched([])
+    m = measure(eng, "unit", -20.0, 128, "system", say=said.append)
+    assert eng.pings == 2
+    assert m.latency_samples == pytest.approx([300.0, 300.0], abs=0.01)
+    assert said == ["insert unit: the audio server reported 1 xrun during the ping; pinging "
+                    "again (2 of 3)",
+                    "insert unit: the audio server reported xruns during the pings, but two "
+                    "of them measure alike (within 0.05 samples): taken"]
+
+
+def test_without_xruns_a_return_without_the_ping_still_names_the_patching():
+    """No xrun: an uncorrelated return is the patching's or the gear's fault."""
+    from host.gear.inserts import measure
+
+    class Noise(TornEngine):
+        def ping(self, insert, signal, tail_frames):
+            self.pings += 1
+            rng = np.random.default_rng(1)
+            return (0.1 * rng.standard_normal((len(signal) + tail_frames, 2))).astype(np.float32)
+
+    eng = Noise([])
+    with pytest.raises(OutboardError, match="check the send/return patching, the cables"):
+        measure(eng, "unit", -20.0, 128, "system")
+    assert eng.pings == 1

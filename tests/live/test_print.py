@@ -238,6 +238,15 @@ def test_print_report_says_how_it_was_printed_and_that_it_is_clean(
     assert rep["summary"]["integrated_lufs"] == pytest.approx(ref, abs=0.1)
     png = out.with_suffix(".png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20000
+    # the picture opens on the print's status: a green CLEAN above the panels
+    import matplotlib.image as mpimg
+
+    img = mpimg.imread(out.with_suffix(".png"))[..., :3]
+    lines = 4  # the insert, the recall, the DSP load, the stream
+    assert img.shape[:2] == (1800 + 55 + 70 + 30 * lines, 1600)
+    green = np.all(np.abs(img - np.array([0.0, 100 / 255, 0.0])) < 0.02, axis=2)
+    red = np.all(np.abs(img - np.array([178 / 255, 34 / 255, 34 / 255])) < 0.02, axis=2)
+    assert green[:300].sum() > 2000 and red[:300].sum() == 0
 
 
 def test_print_refuses_bad_requests_in_one_line(jack_server, tmp_path, capsys):
@@ -393,3 +402,73 @@ def test_a_print_whose_gear_was_not_recalled_is_not_clean(jack_server, tmp_path,
     line = next(ln for ln in err.splitlines() if "NOT clean" in ln)
     assert "insert a not recalled" in line
     assert sf.info(str(out)).frames == int(1.2 * FS)
+def status_print_part(**changes) -> dict:
+    """The ``print`` part of a print's report, as host.live.printing writes it: a
+    complete clean print through one measured insert, with ``changes``."""
+    pr = {"complete": True, "clean": True, "stopped_by": "end", "recording_error": None,
+          "printed_seconds": 4.0, "pre_roll_s": 1.0, "post_roll_s": 1.0, "sample_rate": FS,
+          "block_size": 128, "device": "system", "chain_latency_samples": 0,
+          "inserts": {"varimu": {"latency_samples": 293.5, "latency_ms": 6.1146,
+                                 "polarity": 1, "gain_db": -1.5, "snr_db": 84.2,
+                                 "skew_samples": 0.25, "channels": [
+                                     {"return": 1, "latency_samples": 293.25},
+                                     {"return": 2, "latency_samples": 293.5}]},
+                      "wire": {"latency_samples": [286, 286], "source": "session"}},
+          "recall": {"snapshot": None, "ok": True, "units": [
+              {"insert": "varimu", "port": "gear-varimu:midi_in", "recalled": True,
+               "sent": 14, "error": None}]},
+          "xruns": {"count": 0, "at_s": [], "in_pre_roll": 0, "engine_count": 0},
+          "events": [], "dsp_load_max_percent": 3.2, "dsp_load_max_at_s": 0.4,
+          "dsp_load_mean_percent": 1.1}
+    pr.update(changes)
+    return pr
+
+
+def test_a_print_that_is_not_clean_says_why_on_screen_and_in_its_picture():
+    """The status panel of the print's picture and the NOT clean line on screen
+    give the same reasons: the xruns with their times, each gear fault with its
+    insert and time, each unit not recalled; the xruns and faults are marked on
+    the time axis; the pre-roll's xrun is said, not counted; the inserts' round
+    trips and the recall result are on it, clean or not."""
+    from host.live.printing import print_problems, print_status
+
+    clean = print_status(status_print_part())
+    assert clean["ok"] and clean["headline"] == "CLEAN" and clean["problems"] == []
+    assert "insert varimu: round trip 293.250 / 293.500 samples (6.115 ms), skew 0.250, " \
+        "polarity +, gain -1.50 dB, SNR 84 dB" in clean["lines"]
+    assert "insert wire: round trip 286 / 286 samples (set in the session, not measured)" \
+        in clean["lines"]
+    assert "recall: varimu recalled (14 messages to gear-varimu:midi_in)" in clean["lines"]
+    assert any(line.startswith("DSP load: worst callback 3.2 % at 0.4 s, mean 1.1 %")
+               for line in clean["lines"])
+
+    xr = [0.5 + 0.01 * i for i in range(10)]
+    pr = status_print_part(
+        clean=False,
+        xruns={"count": 10, "at_s": xr, "in_pre_roll": 1, "engine_count": 11},
+        events=[{"type": "xrun", "insert": None, "time_s": -0.3}]
+        + [{"type": "xrun", "insert": None, "time_s": t} for t in xr]
+        + [{"type": "return_lost", "insert": "varimu", "time_s": 2.25},
+           {"type": "clip", "insert": None, "time_s": 1.0}],
+        recall={"snapshot": "B", "ok": False, "units": [
+            {"insert": "varimu", "port": "gear-varimu:midi_in", "recalled": False, "sent": 0,
+             "error": "MIDI output port 'gear-varimu:midi_in' is not present"}]})
+    st = print_status(pr)
+    assert not st["ok"] and st["headline"] == "NOT CLEAN: print it again"
+    assert st["problems"] == [
+        "10 xruns at 0.50 s, 0.51 s, 0.52 s, 0.53 s, 0.54 s, 0.55 s, 0.56 s, 0.57 s and 2 more",
+        "return lost in varimu at 2.25 s",
+        "insert varimu not recalled (MIDI output port 'gear-varimu:midi_in' is not present)"]
+    assert "recall: snapshot B: nothing recalled; NOT recalled: varimu" in st["lines"]
+    assert any("1 xrun in the pre-roll (not printed)" in line for line in st["lines"])
+    assert [(m["time_s"], m["label"]) for m in st["marks"]] == \
+        [(t, f"xrun {t:.2f} s") for t in xr] + [(2.25, "return lost: varimu")]
+    # on screen: every xrun time, the same faults and recall
+    screen = print_problems(pr, xruns_listed=None)
+    assert screen[0] == "10 xruns at " + ", ".join(f"{t:.2f} s" for t in xr)
+    assert screen[1:] == st["problems"][1:]
+
+    cut = print_status(status_print_part(complete=False, clean=False, stopped_by="server",
+                                         printed_seconds=2.5))
+    assert cut["headline"] == "INCOMPLETE: the audio server went away at 2.50 s"
+    assert not cut["ok"]

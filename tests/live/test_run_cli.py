@@ -155,3 +155,40 @@ def test_a_recording_that_cannot_fit_is_refused_before_any_stream(monkeypatch, m
     err = capsys.readouterr().err.strip()
     assert err == (f"outboard: error: {out}: not enough space in {small_disk}: about {size} "
                    "to write, 262.1 kB free")
+def test_live_view_and_summary_give_the_same_dsp_load_the_worst_callback_since_start(
+        jack_server, mix, monkeypatch):
+    """The live view's "worst callback" and the summary's are one quantity: the
+    longest callback since the start over its block's duration.  The engine
+    keeps only the worst since the previous meter read (each 0.1 s refresh), so
+    the view once showed that, the summary the run's worst (2.0 % against
+    37.3 %).  Every frame shown is the running maximum (never falls) and the
+    summary is the last of them, or a later callback's if worse."""
+    import io
+
+    from rich.console import Console
+
+    from host.live import run as run_mod
+
+    shown: list[float] = []
+    texts: list[str] = []
+    real = run_mod.render
+
+    def spy(title, position_s, total_s, m, *a, **k):
+        shown.append(m["dsp_load_max"])
+        group = real(title, position_s, total_s, m, *a, **k)
+        console = Console(width=120, record=True, file=io.StringIO())
+        console.print(group)
+        texts.append(console.export_text())
+        return group
+
+    monkeypatch.setattr(run_mod, "render", spy)
+    r = run_mod.run_session(SESSION, mix, None, duration_s=1.5, view=True)
+    m = r.meters
+    assert len(shown) >= 5
+    assert shown == sorted(shown) and shown[-1] <= m["dsp_load_max"]
+    assert f"worst callback {shown[-1] * 100:5.1f} % since start" in texts[-1]
+    assert 0.0 < m["dsp_load_mean"] <= m["dsp_load_max"]
+    assert -0.5 <= m["dsp_load_max_at_s"] <= r.seconds + 0.2
+    assert run_mod.dsp_load_text(m) == (
+        f"DSP load: worst callback {m['dsp_load_max'] * 100:.1f} % at "
+        f"{m['dsp_load_max_at_s']:.1f} s, mean {m['dsp_load_mean'] * 100:.1f} %")

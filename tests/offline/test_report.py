@@ -17,7 +17,7 @@ import pytest
 from scipy import signal
 
 from conftest import sine
-from host.offline.report import measure_program, plot_report, write_report
+from host.offline.report import measure_loudness, measure_program, plot_report, write_report
 
 FS = 48000
 
@@ -141,6 +141,142 @@ def test_correlation_windows_of_silence_are_none():
     silent = [r[i] for i in np.flatnonzero((t >= 1.45) & (t <= 2.0))]
     assert silent and all(v is None for v in silent)
     assert r[int(np.argmin(np.abs(t - 0.9)))] == pytest.approx(1.0, abs=1e-6)
+
+
+def _corrcoef_or_rule(x: np.ndarray, y: np.ndarray) -> float | None:
+    """The old definition of a window's figure: numpy.corrcoef of the two
+    channels in float64; None if both are constant, 0.0 if only one is."""
+    x, y = x.astype(np.float64), y.astype(np.float64)
+    cx, cy = np.ptp(x) == 0.0, np.ptp(y) == 0.0
+    if cx and cy:
+        return None
+    if cx or cy:
+        return 0.0
+    return float(np.corrcoef(x, y)[0, 1])
+
+
+@pytest.mark.parametrize(("fs", "hop_s"), [(48000, 0.1), (44100, 0.013), (48000, 1.0),
+                                           (96000, 0.03), (8000, 0.5)])
+def test_windowed_correlation_equals_numpy_corrcoef_per_window_at_any_rate_and_hop(
+        rng, fs, hop_s):
+    """The window sums (no dot product per window) give each window's
+    numpy.corrcoef to the report's 4 decimals, at hops that do and do not
+    divide the 400 ms window, through the cases sums get wrong if done
+    naively: a DC offset, digital silence, one constant channel, and a
+    -110 dBFS tail after a loud DC-offset part (a running total would
+    cancel it away)."""
+    n = int(5.0 * fs)
+    common = rng.standard_normal(n)
+    x = np.stack([common, 0.6 * common + 0.8 * rng.standard_normal(n)]) * 0.2
+    x[0] += 0.3                                        # DC on the left
+    x[:, int(1.5 * fs):int(2.2 * fs)] = 0.0            # digital silence
+    x[0, int(2.6 * fs):int(3.4 * fs)] = 0.25           # one channel constant
+    x[:, int(4.2 * fs):] = 10 ** (-110 / 20) * rng.standard_normal((2, n - int(4.2 * fs)))
+    x = x.astype(np.float32)
+    st = measure_program(x, fs, hop_s=hop_s)["stereo"]
+    win = int(round(0.4 * fs))
+    hop = int(round(hop_s * fs))
+    ends = np.arange(hop, n + 1, hop)
+    ends = ends[ends >= win]
+    assert st["time_s"] == pytest.approx(ends / fs, abs=6e-4)
+    kinds = set()
+    for end, r in zip(ends, st["correlation"], strict=True):
+        ref = _corrcoef_or_rule(x[0, end - win:end], x[1, end - win:end])
+        if ref is None:
+            assert r is None, end
+            kinds.add("silent")
+        else:
+            assert r is not None and abs(r - ref) <= 0.5e-4 + 1e-9, (end / fs, r, ref)
+            kinds.add("constant" if ref == 0.0 else "quiet" if end > 4.7 * fs else "signal")
+    assert kinds == {"silent", "constant", "quiet", "signal"}
+
+
+def test_correlation_windows_carry_their_level_and_the_quiet_threshold(rng):
+    """Each window's level is the RMS of both channels, its own mean removed
+    (what decides whether its correlation means anything), dBFS; None for
+    silence.  The threshold below which the plot greys a window is in the report."""
+    x = (rng.standard_normal((2, 3 * FS)) * 0.1).astype(np.float32)
+    x[:, 2 * FS:] *= 10 ** (-60 / 20)        # the last second 60 dB down
+    x[:, FS:int(1.6 * FS)] = 0.0
+    st = measure_program(x, FS)["stereo"]
+    win = int(0.4 * FS)
+    for t, level in zip(st["time_s"], st["level_dbfs"], strict=True):
+        w = x[:, int(round(t * FS)) - win:int(round(t * FS))].astype(np.float64)
+        power = np.mean((w - w.mean(axis=1, keepdims=True)) ** 2)
+        if power == 0.0:
+            assert level is None
+        else:
+            assert level == pytest.approx(10 * np.log10(power), abs=0.06)
+    assert st["quiet_dbfs"] == -50.0
+    assert st["level_dbfs"][-1] == pytest.approx(-80.0, abs=0.5)
+
+
+def test_quiet_correlation_windows_are_greyed_not_drawn_as_a_phase_fault(rng):
+    """3 s of correlated program, then a 1 s post-roll of an inverted noise
+    floor at -70 dBFS (correlation -1, a 'phase fault' if drawn as one): the
+    stereo panel draws the program's correlation in colour and the post-roll's
+    windows greyed, with no red fill and a legend saying why."""
+    from matplotlib.figure import Figure
+
+    from host.offline.report import _plot_stereo
+
+    a = rng.standard_normal(3 * FS) * 0.2
+    floor = rng.standard_normal(FS) * 10 ** (-70 / 20)
+    x = np.stack([np.r_[a, floor], np.r_[0.9 * a, -floor]]).astype(np.float32)
+    rep = measure_program(x, FS)
+    t = np.array(rep["stereo"]["time_s"])
+    ax = Figure().add_subplot()
+    _plot_stereo(ax, rep)
+    drawn = [ln for ln in ax.get_lines() if ln.get_color() == "purple"]
+    assert len(drawn) == 1
+    y = np.asarray(drawn[0].get_ydata(), dtype=float)
+    quiet = t > 3.0 + 0.4                                   # windows wholly in the post-roll
+    assert np.all(np.isnan(y[quiet])) and np.all(y[t <= 3.0] > 0.99)
+    red = [c for c in ax.collections if c.get_facecolor().size
+           and np.allclose(c.get_facecolor()[0][:3], (1.0, 0.0, 0.0))]
+    assert all(not len(p.vertices) or p.vertices[:, 0].max() <= 3.0 + 1e-9
+               for c in red for p in c.get_paths())
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == \
+        ["window below -50 dBFS RMS: not judged"]
+
+
+def test_measure_loudness_of_an_input_agrees_with_pyloudnorm_and_the_full_report():
+    """A master's 'before' (measure_loudness) is the loudness part of
+    measure_program: the same history, integrated loudness and LRA."""
+    x = _pinkish(np.random.default_rng(4), 12.0)
+    before = measure_loudness(x, FS)
+    full = measure_program(x, FS)
+    assert before["loudness"] == full["loudness"]
+    assert before["integrated_lufs"] == full["summary"]["integrated_lufs"]
+    assert before["loudness_range_lu"] == full["summary"]["loudness_range_lu"]
+    ref = pyloudnorm.Meter(FS).integrated_loudness(x.T.astype(np.float64))
+    assert before["integrated_lufs"] == pytest.approx(ref, abs=0.1)
+
+
+def test_a_masters_plot_draws_the_input_beside_the_output():
+    """With ``before`` the loudness panel draws the input's short-term
+    loudness (its own data) and integrated level, and names both LRAs."""
+    from matplotlib.figure import Figure
+
+    from host.offline.report import _plot_loudness
+
+    rng = np.random.default_rng(6)
+    x = _pinkish(rng, 10.0)
+    louder = np.clip(x * 3.0, -1, 1)
+    before, rep = measure_loudness(x, FS), measure_program(louder, FS)
+    ax = Figure().add_subplot()
+    _plot_loudness(ax, rep, before)
+    lines = {ln.get_label(): ln for ln in ax.get_lines()}
+    lra_in = f"{before['loudness_range_lu']:.1f} LU"
+    lra_out = f"{rep['summary']['loudness_range_lu']:.1f} LU"
+    mine = lines[f"input short-term (LRA {lra_in})"]
+    assert np.array_equal(np.asarray(mine.get_ydata(), dtype=float),
+                          np.array([np.nan if v is None else v for v in
+                                    before["loudness"]["short_term_lufs"]]), equal_nan=True)
+    assert f"output short-term (LRA {lra_out})" in lines
+    assert f"input integrated {before['integrated_lufs']:.1f} LUFS" in lines
+    assert f"LRA {lra_in}" in ax.get_title(loc="left") and \
+        f"LRA {lra_out}" in ax.get_title(loc="left")
 
 
 def test_mono_loss_identical_independent_and_cancelling(rng):

@@ -446,8 +446,8 @@ def _loop(engine, program, recorder, record_path, duration_s, view, title, lat, 
                 print(file=sys.stderr)
     with deferred():
         return _finish(engine, recorder, events, gr_max, gr_trace, gr_names,
-                       (load_max, load_max_at, load_sum, load_n), xruns_before, start_frame, stopped_by, signum, program, lat, pre, fs,
-                       printing)
+                       (load_max, load_max_at, load_sum, load_n), xruns_before, start_frame,
+                       stopped_by, signum, program, lat, pre, fs, printing)
 
 
 def _finish(engine, recorder, events, gr_max, gr_trace, gr_names, load, xruns_before,

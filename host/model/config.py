@@ -504,8 +504,8 @@ def check_chain_for_program(ctx: _Ctx, chain: ChainConfig, channels: int, sample
         if ins.kind == "compressor" and ins.params.get("mode") == "mid-side" and channels != 2:
             raise ctx.fail(f"{prefix}[{k}].mode", f"'mid-side' needs a stereo program; "
                            f"[program] has {channels} channel(s): expected 'stereo'")
-        for j, band in enumerate(ins.bands):
-            if band["freq_hz"] >= sample_rate / 2:
+        for j, band in enumerate(ins.bands):  # EQ and dynamic EQ bands have a frequency
+            if "freq_hz" in band and band["freq_hz"] >= sample_rate / 2:
                 raise ctx.fail(f"{prefix}[{k}].bands[{j}].freq_hz", f"expected below "
                                f"{sample_rate / 2:g} Hz (half of interface.sample_rate), got "
                                f"{band['freq_hz']:g}")

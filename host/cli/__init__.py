@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import NoReturn
 
 from host import __version__
 from host.cli import (
@@ -34,14 +35,37 @@ EXIT_USER_ERROR = 2
 COMMANDS = (analyze, master, run, ping, print_, deliver, recall, recall_sheet, devices, demo)
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, with its errors in our form: one line ``outboard: error: ...``
+    naming the command, exit 2 (no usage block: ``--help`` has it).  The
+    subcommands' parsers are of this class too (``add_subparsers`` makes its
+    parsers with the class of its parent)."""
+
+    #: the subcommands, in --help order (set by build_parser on the top parser)
+    command_names: tuple[str, ...] = ()
+
+    def error(self, message: str) -> NoReturn:
+        command = self.prog.removeprefix("outboard").strip()
+        names = ", ".join(self.command_names)
+        if not command and message.startswith("argument COMMAND: invalid choice:"):
+            word = message.split("invalid choice: ", 1)[1].split(" (choose", 1)[0]
+            message = f"unknown command {word} (expected one of {names})"
+        elif not command and "required: COMMAND" in message:
+            message = f"expected a command: {names} (outboard --help says what each does)"
+        where = f"{command}: " if command else ""
+        hint = f" (see outboard {command} --help)" if command else ""
+        self.exit(EXIT_USER_ERROR, f"outboard: error: {where}{message}{hint}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="outboard",
         description="Real-time host for hybrid analog/digital mastering.")
     p.add_argument("--version", action="version", version=f"outboard {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         command.add_parser(sub)
+    p.command_names = tuple(sub.choices)
     return p
 
 

@@ -381,7 +381,8 @@ class RecallReport:
 
 def send_unit(p: UnitPlan, say: Callable[[str], None] = _say) -> UnitResult:
     """Open the unit's port, send its messages paced, close.  Never raises for a
-    missing or vanishing port: the result says so."""
+    missing or vanishing port: the result says so (``error``), once, in the
+    report's text; ``say`` is not told again."""
 
     res = UnitResult(p.insert, p.port, False, manual=[m["name"] for m in p.manual])
     msgs = p.messages
@@ -395,7 +396,6 @@ def send_unit(p: UnitPlan, say: Callable[[str], None] = _say) -> UnitResult:
         out = MidiOutput.open(p.port, pace_ms=p.pace_ms)
     except OutboardError as exc:
         res.error = str(exc)
-        say(f"insert {p.insert}: {exc}")
         return res
     with out:
         res.port = out.destination
@@ -410,7 +410,6 @@ def send_unit(p: UnitPlan, say: Callable[[str], None] = _say) -> UnitResult:
             return res
         if not out.present():
             res.error = f"port {out.destination} vanished during the recall"
-            say(f"insert {p.insert}: {res.error}")
             return res
     res.recalled = True
     return res

@@ -10,7 +10,7 @@ from pathlib import Path
 from host.cli.analyze import _fmt
 from host.cli.args import finite_float
 from host.errors import OutboardError
-from host.model.config import MASTER
+from host.model.config import MASTER, SAMPLE_RATES
 
 #: files longer than this (seconds) get a progress bar
 PROGRESS_MIN_S = 5.0
@@ -34,11 +34,13 @@ def cmd_master(args: argparse.Namespace) -> int:
         sample_rate=args.sample_rate or m.get("sample_rate"),
         dither=m.get("dither", "wannamaker9"),
     )
-    for flag, key in (("--target-lufs", "target_lufs"), ("--ceiling-dbtp", "ceiling_dbtp"),
-                      ("--sample-rate", "sample_rate")):
+    for flag, key in (("--target-lufs", "target_lufs"), ("--ceiling-dbtp", "ceiling_dbtp")):
         p, v = MASTER[key], getattr(settings, key)
         if v is not None and not p.lo <= v <= p.hi:
             raise OutboardError(f"{flag}: expected {p.lo:g}..{p.hi:g} {p.unit}, got {v:g}")
+    if args.sample_rate is not None and args.sample_rate not in SAMPLE_RATES:
+        raise OutboardError(f"--sample-rate: expected a sample rate in Hz, one of "
+                            f"{', '.join(map(str, SAMPLE_RATES))}; got {args.sample_rate}")
     if args.report:
         check_writable(args.report)
 
@@ -89,7 +91,7 @@ def cmd_master(args: argparse.Namespace) -> int:
 def add_parser(sub) -> None:
     m = sub.add_parser("master", help="master a file: chain, loudness, true-peak ceiling, "
                        "rate, bit depth")
-    m.add_argument("input", type=Path, metavar="IN")
+    m.add_argument("input", type=Path, metavar="IN", help="the mix (WAV, FLAC, AIFF...)")
     m.add_argument("output", type=Path, metavar="OUT", help=".wav, .flac, .aif or .aiff")
     m.add_argument("--chain", type=Path, help="chain TOML (default: high-pass, glue "
                    "compressor, true-peak limiter)")
@@ -99,7 +101,8 @@ def add_parser(sub) -> None:
     m.add_argument("--ceiling-dbtp", type=finite_float("dBTP"), help="true-peak ceiling, "
                    "-20..0 (default -1)")
     m.add_argument("--bit-depth", choices=["16", "24", "32f"], help="default 24")
-    m.add_argument("--sample-rate", type=int, help="output rate in Hz (soxr VHQ)")
+    m.add_argument("--sample-rate", type=int, metavar="HZ", help="output rate in Hz, a "
+                   "standard one (44100, 48000, 96000...; soxr VHQ); default: the input's")
     m.add_argument("--report", type=Path, help="write a JSON report here (and its plots "
                    "beside it, as .png)")
     m.add_argument("-q", "--quiet", action="store_true", help="no progress, no summary")

@@ -62,7 +62,8 @@ class Param:
 
     kind: str                      # "number" | "int" | "choice" | "bool" | "str" |
     #                                "channels" (array of ints lo..hi) | "numbers" (a number
-    #                                or an array of them, lo..hi) | "polarity" | "table"
+    #                                or an array of them, lo..hi) | "polarity" | "table" |
+    #                                "rate" (one of SAMPLE_RATES, Hz)
     lo: float | None = None
     hi: float | None = None
     unit: str = ""
@@ -96,6 +97,8 @@ class Param:
             return f"1 or -1{alt}"
         if self.kind == "table":
             return "a table"
+        if self.kind == "rate":
+            return "a sample rate in Hz, one of " + ", ".join(map(str, SAMPLE_RATES))
         return "a string"
 
 
@@ -164,11 +167,16 @@ KINDS: dict[str, dict[str, Param]] = {
         "snapshots": Param("table"),
     },
 }
+#: Hz: the rates a master or a deliverable may be converted to (anything else, 12345 Hz,
+#: is a typing slip far more often than a format someone needs)
+SAMPLE_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 88200, 96000,
+                176400, 192000, 352800, 384000)
+
 MASTER = {
     "target_lufs": Param("number", -40.0, -5.0, "LUFS"),
     "ceiling_dbtp": Param("number", *CEILING_RANGE_DBTP, "dBTP"),
     "bit_depth": Param("choice", choices=("16", "24", "32f")),
-    "sample_rate": Param("int", 8000, 384000, "Hz"),
+    "sample_rate": Param("rate"),
     "dither": Param("choice", choices=("none", "first-order", "wannamaker9")),
 }
 
@@ -258,6 +266,10 @@ def _check_value(ctx: _Ctx, key: str, p: Param, v: Any) -> Any:
         if (p.lo is not None and v < p.lo) or (p.hi is not None and v > p.hi):
             raise bad
         return int(v) if p.kind == "int" else float(v)
+    if p.kind == "rate":
+        if isinstance(v, bool) or not isinstance(v, Number) or v not in SAMPLE_RATES:
+            raise bad
+        return int(v)
     if p.kind == "choice":
         if isinstance(v, int) and not isinstance(v, bool) and str(v) in p.choices:
             return str(v)

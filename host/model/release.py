@@ -35,7 +35,7 @@ Rates and formats not stated keep the print's.  A session adds its own under
     ceiling_dbtp = -1.0            # dBTP, -20..0
     limiter = true                 # false: gain only, nothing limited
     peak_dbtp = -6.0               # dBTP, -40..0: gain-only, true peak here (limiter = false)
-    sample_rate = 44100            # Hz, 8000..384000 (omit: the print's)
+    sample_rate = 44100            # Hz, a standard rate, 8000..384000 (omit: the print's)
     bit_depth = "24"               # "16" | "24" | "32f"
     dither = "wannamaker9"         # 16-bit shaping: "none" | "first-order" | "wannamaker9"
     format = "flac"                # "wav" | "flac" | "aiff"
@@ -110,7 +110,7 @@ DELIVERABLE_KEYS: dict[str, Param] = {
     "ceiling_dbtp": MASTER["ceiling_dbtp"],
     "limiter": Param("bool"),
     "peak_dbtp": Param("number", -40.0, 0.0, "dBTP"),
-    "sample_rate": Param("int", 8000, 384000, "Hz"),
+    "sample_rate": Param("rate"),
     "bit_depth": Param("choice", choices=("16", "24", "32f")),
     "dither": Param("choice", choices=("none", "first-order", "wannamaker9")),
     "format": Param("choice", choices=tuple(EXTENSIONS)),

@@ -58,7 +58,7 @@ def add_parser(sub) -> None:
     r = sub.add_parser("run", help="stream a session live through its chain, with meters",
                        formatter_class=argparse.RawDescriptionHelpFormatter,
                        epilog=EXIT_CODES)
-    r.add_argument("session", type=Path, metavar="SESSION")
+    r.add_argument("session", type=Path, metavar="SESSION", help="session file (TOML)")
     r.add_argument("--input", type=Path, help="play this file as the program (default: the "
                    "interface's live input)")
     r.add_argument("--record", type=Path, metavar="OUT", help="record the processed program "

@@ -90,14 +90,20 @@ def cmd_master(args: argparse.Namespace) -> int:
 
 def add_parser(sub) -> None:
     m = sub.add_parser("master", help="master a file: chain, loudness, true-peak ceiling, "
-                       "rate, bit depth")
+                       "rate, bit depth",
+                       description="Master a mix offline: the chain (by default only a "
+                       "subsonic high-pass: no compression unless asked), the loudness "
+                       "target if one is given, the true-peak limiter at the ceiling, rate "
+                       "conversion, dither.")
     m.add_argument("input", type=Path, metavar="IN", help="the mix (WAV, FLAC, AIFF...)")
     m.add_argument("output", type=Path, metavar="OUT", help=".wav, .flac, .aif or .aiff")
-    m.add_argument("--chain", type=Path, help="chain TOML (default: high-pass, glue "
-                   "compressor, true-peak limiter)")
+    m.add_argument("--chain", type=Path, help="chain TOML (default: a 20 Hz subsonic "
+                   "high-pass and the true-peak limiter; no compression unless the chain "
+                   "has a compressor, e.g. configs/master_glue.toml)")
     m.add_argument("--target-lufs", type=finite_float("LUFS"),
                    help="integrated loudness, -40..-5 (default: the chain file's [master] "
-                   "value, else no loudness change)")
+                   "value, else none: the mix's loudness is kept, but for what the limiter "
+                   "takes off peaks above the ceiling)")
     m.add_argument("--ceiling-dbtp", type=finite_float("dBTP"), help="true-peak ceiling, "
                    "-20..0 (default -1)")
     m.add_argument("--bit-depth", choices=["16", "24", "32f"], help="default 24")

@@ -420,15 +420,14 @@ def load_toml(path: str | Path) -> dict[str, Any]:
 
 
 
-#: the chain `outboard master` uses when none is given: a subsonic high-pass,
-#: gentle glue compression, and the final true-peak limiter.
+#: the chain `outboard master` uses when none is given: a subsonic high-pass and the
+#: final true-peak limiter.  No compressor: the dynamics are the mix's unless a chain
+#: asks for compression (configs/master_glue.toml), so a master without a loudness
+#: target keeps the mix's loudness and range, but for peaks above the ceiling.
 DEFAULT_CHAIN = {
     "chain": [
         {"kind": "eq", "name": "subsonic", "bands": [
             {"type": "highpass", "freq_hz": 20.0, "order": 4, "family": "butterworth"}]},
-        {"kind": "compressor", "name": "glue", "threshold_db": -18.0, "ratio": 1.5,
-         "knee_db": 6.0, "attack_ms": 30.0, "release_ms": 200.0, "detector": "rms",
-         "rms_window_ms": 50.0},
         {"kind": "limiter", "name": "limiter", "ceiling_dbtp": -1.0, "release_ms": 50.0},
     ]
 }

@@ -16,11 +16,12 @@ from host.offline.batch import DEFAULT_PRESETS, plan, run_jobs
 def cmd_deliver(args) -> int:
     if args.list:
         from rich.console import Console
+        from rich.markup import escape
         from rich.table import Table
 
         t = Table("preset", "settings", "for", title="deliverable presets")
         for row in preset_table():
-            t.add_row(*row)
+            t.add_row(*map(escape, row))
         Console().print(t)
         return 0
     if not args.sources:

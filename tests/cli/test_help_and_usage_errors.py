@@ -77,3 +77,12 @@ def test_master_refuses_an_unusual_sample_rate(tmp_path, capsys, rate):
     assert err.count("\n") == 1
     assert "--sample-rate: expected a sample rate in Hz, one of 8000, 11025" in err
     assert f"got {rate}" in err and not (tmp_path / "out.wav").exists()
+
+
+def test_deliver_list_says_the_cd_preset_keeps_the_print_loudness(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "400")
+    assert main(["deliver", "--list"]) == 0
+    cd = next(line for line in capsys.readouterr().out.splitlines() if "│ cd " in line)
+    assert "the print's loudness, ceiling -0.3 dBTP, 44.1 kHz, 16-bit WAV" in cd
+    assert "keeps the print's loudness" in cd
+    assert '[[release.deliverables]] with preset = "cd" and target_lufs' in cd

@@ -64,9 +64,16 @@ def _fmt(x: float | str) -> str:
     return x if isinstance(x, str) else f"{x:g}"
 
 
+#: a table longer than this is named by its first and last positions in messages
+TABLE_TEXT_MAX = 12
+
+
 def _range_text(p: Parameter) -> str:
     if p.law == "table":
-        return "one of " + ", ".join(_fmt(t) for t in p.table) + (f" {p.unit}" if p.unit else "")
+        t = [_fmt(x) for x in p.table]
+        if len(t) > TABLE_TEXT_MAX:
+            t = [*t[:3], "...", t[-1] + f" ({len(t)} positions)"]
+        return "one of " + ", ".join(t) + (f" {p.unit}" if p.unit else "")
     return f"{_fmt(p.min)}..{_fmt(p.max)}" + (f" {p.unit}" if p.unit else "")
 
 
@@ -79,7 +86,7 @@ def table_index(p: Parameter, value: float | str) -> int:
         elif isinstance(value, Real) and not isinstance(value, bool) and \
                 abs(float(value) - t) <= RANGE_RTOL * max(1.0, abs(t)):
             return i
-    raise ValueError(f"{p.name}: {value!r} is not a position of this switch; "
+    raise ValueError(f"{p.name}: {value!r} is not a position of this selector; "
                      f"expected {_range_text(p)}")
 
 

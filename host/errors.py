@@ -12,3 +12,9 @@ class ConfigError(OutboardError):
 
 class AudioFileError(OutboardError):
     """An audio file that cannot be read or written as asked."""
+
+
+class OutboardWarning(UserWarning):
+    """Something the user should know but that stops nothing (a session value
+    the unit cannot take exactly): the CLI prints it as one line,
+    ``outboard: warning: ...``, naming the file and key."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from typing import NoReturn
 
 from host import __version__
@@ -28,7 +29,7 @@ from host.cli import (
     recall_sheet,
     run,
 )
-from host.errors import OutboardError
+from host.errors import OutboardError, OutboardWarning
 
 EXIT_USER_ERROR = 2
 #: the commands in the order ``outboard --help`` lists them
@@ -69,7 +70,20 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+_show_warning = warnings.showwarning
+
+
+def _warning_line(message, category, filename, lineno, file=None, line=None) -> None:
+    """Our warnings as one line, ``outboard: warning: ...`` (no source line); others
+    as Python shows them."""
+    if issubclass(category, OutboardWarning):
+        print(f"outboard: warning: {message}", file=sys.stderr if file is None else file)
+    else:
+        _show_warning(message, category, filename, lineno, file, line)
+
+
 def main(argv: list[str] | None = None) -> int:
+    warnings.showwarning = _warning_line
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -1,7 +1,10 @@
 """Chain and session files (TOML) -> validated dataclasses.
 
 Every error names the file, the key path (``chain[2].ratio``) and what was
-expected, in physical units, and nothing is clamped silently.
+expected, in physical units, and nothing is clamped silently.  A hardware
+insert's setting that its unit can only take rounded to its steps (3.3 dB
+where the unit moves in 0.5 dB) loads, with an :class:`OutboardWarning` naming
+the key, the value asked and the value the unit gets.
 
 A chain file::
 
@@ -42,6 +45,7 @@ from __future__ import annotations
 import difflib
 import math
 import tomllib
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,7 +53,7 @@ from typing import Any
 from host.dsp.compressor import DETECTORS, MODES
 from host.dsp.compressor import RANGES as COMP
 from host.dsp.limiter import CEILING_RANGE_DBTP, LOOKAHEAD_RANGE_MS, RELEASE_RANGE_MS
-from host.errors import ConfigError
+from host.errors import ConfigError, OutboardWarning
 from host.midi.recall import MidiKeyError, check_insert_midi
 from host.model.virtual_gear import GearSpec
 
@@ -347,9 +351,11 @@ def _check_hardware(ctx: _Ctx, key: str, params: dict[str, Any]) -> None:
                        f"(one per return), got {len(lat)}")
     if any(params.get(k) is not None for k in ("midi", "settings", "snapshots")):
         try:
-            check_insert_midi(params.get("name") or key, params)
+            unit = check_insert_midi(params.get("name") or key, params)
         except MidiKeyError as exc:
             raise ctx.fail(f"{key}.{exc.key}", exc.message) from None
+        for k, note in unit.quantised() if unit is not None else ():
+            warnings.warn(f"{ctx.source}: {key}.{k}: {note}", OutboardWarning, stacklevel=2)
     gear = params.get("virtual_gear")
     if gear is not None:
         table = {"channels": len(sends), **gear, "name": gear.get("name", "gear")}

@@ -428,7 +428,6 @@ def send_unit(p: UnitPlan, say: Callable[[str], None] = _say) -> UnitResult:
             out.flush()
         except OutboardError as exc:
             res.error = str(exc)
-            say(f"insert {p.insert}: {exc}")
             return res
         if not out.present():
             res.error = f"port {out.destination} vanished during the recall"

@@ -111,3 +111,9 @@ def deferred() -> Iterator[None]:
     if _stop["defer"] == 0 and _stop["signum"] is not None and not _stop["raised"]:
         _stop["raised"] = True
         raise Interrupted(_stop["signum"])
+
+
+class OutboardWarning(UserWarning):
+    """Something the user should know but that stops nothing (a session value
+    the unit cannot take exactly): the CLI prints it as one line,
+    ``outboard: warning: ...``, naming the file and key."""

@@ -15,6 +15,7 @@ import argparse
 import contextlib
 import difflib
 import sys
+import warnings
 from typing import NoReturn
 
 from host import __version__
@@ -31,7 +32,7 @@ from host.cli import (
     run,
 )
 from host.audiofile import WRITTEN
-from host.errors import Interrupted, OutboardError, interruption, stop_signals
+from host.errors import Interrupted, OutboardError, OutboardWarning, interruption, stop_signals
 
 EXIT_USER_ERROR = 2
 #: the commands in the order ``outboard --help`` lists them
@@ -41,7 +42,8 @@ COMMANDS = (analyze, master, run, ping, print_, deliver, recall, recall_sheet, d
 class Parser(argparse.ArgumentParser):
     """argparse with its usage errors as one line, like every other error:
     ``outboard: error: COMMAND: what argparse says (see `outboard COMMAND --help`)``,
-    exit 2; the subcommands' parsers are of this class too."""
+    exit 2 (no usage block: ``--help`` has it); the subcommands' parsers are of
+    this class too (``add_subparsers`` makes its parsers with its parent's class)."""
 
     #: command name -> its parser (set on the top parser by build_parser)
     commands: dict[str, argparse.ArgumentParser] | None = None
@@ -60,6 +62,14 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         command = self.prog.removeprefix("outboard").strip()
+        names = ", ".join(self.commands or ())
+        if not command and message.startswith("argument COMMAND: invalid choice:"):
+            word = message.split("invalid choice: ", 1)[1].split(" (choose", 1)[0]
+            self.exit(EXIT_USER_ERROR, f"outboard: error: unknown command {word} "
+                      f"(expected one of {names})\n")
+        if not command and "required: COMMAND" in message:
+            self.exit(EXIT_USER_ERROR, f"outboard: error: expected a command: {names} "
+                      "(outboard --help says what each does)\n")
         where = f"{command}: " if command else ""
         self.exit(EXIT_USER_ERROR, f"outboard: error: {where}{message} (see `{self.prog} "
                   "--help`)\n")
@@ -77,7 +87,20 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+_show_warning = warnings.showwarning
+
+
+def _warning_line(message, category, filename, lineno, file=None, line=None) -> None:
+    """Our warnings as one line, ``outboard: warning: ...`` (no source line); others
+    as Python shows them."""
+    if issubclass(category, OutboardWarning):
+        print(f"outboard: warning: {message}", file=sys.stderr if file is None else file)
+    else:
+        _show_warning(message, category, filename, lineno, file, line)
+
+
 def main(argv: list[str] | None = None) -> int:
+    warnings.showwarning = _warning_line
     parser = build_parser()
     args = parser.parse_args(argv)
     mark = len(WRITTEN)

@@ -44,7 +44,12 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def add_parser(sub) -> None:
-    a = sub.add_parser("analyze", help="loudness (EBU R128) and peaks of an audio file")
-    a.add_argument("file", type=Path)
+    a = sub.add_parser("analyze", help="loudness (EBU R128) and peaks of an audio file",
+                       description="Measure an audio file as EBU R128 / ITU-R BS.1770-4 "
+                       "define it: integrated loudness, loudness range, momentary and "
+                       "short-term maxima, true peak (Annex 2: 4x oversampled below "
+                       "96 kHz) and sample peak.")
+    a.add_argument("file", type=Path, metavar="FILE",
+                   help="the audio file to measure (WAV, FLAC, AIFF: what libsndfile reads)")
     a.add_argument("--json", action="store_true", help="print one JSON object")
     a.set_defaults(func=cmd_analyze)

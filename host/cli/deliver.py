@@ -11,18 +11,19 @@ from pathlib import Path
 from host.cli.args import finite_float
 from host.audiofile import remove_stale_parts, stale_parts_note
 from host.errors import OutboardError
-from host.model.release import preset_table
+from host.model.release import PRESETS, preset_table
 from host.offline.batch import DEFAULT_PRESETS, BatchInterrupted, plan, run_jobs
 
 
 def cmd_deliver(args) -> int:
     if args.list:
         from rich.console import Console
+        from rich.markup import escape
         from rich.table import Table
 
         t = Table("preset", "settings", "for", title="deliverable presets")
         for row in preset_table():
-            t.add_row(*row)
+            t.add_row(*map(escape, row))
         Console().print(t)
         return 0
     if not args.sources:
@@ -56,25 +57,8 @@ def _summary(results, args, t0: float) -> list:
     failed (job, error) pairs."""
     failed = [(j, e) for j, s, e in results if e is not None]
     if not args.quiet and len(failed) < len(results):
-        from rich.console import Console
-        from rich.table import Table
-
-        notes = any(s and s["note"] for _, s, _e in results)
-        t = Table("file", "integrated LUFS", "true peak dBTP", "limiting", "format",
-                  *(["note"] if notes else []),
-                  title=f"{len(results) - len(failed)} of {len(results)} deliverables in "
-                  f"{time.monotonic() - t0:.1f} s (measured on the files written)")
-        for _j, s, _e in results:
-            if s is None:
-                continue
-            bits = "32-bit float" if s["bit_depth"] == "32f" else f"{s['bit_depth']}-bit"
-            lim = "-" if not s["limiter"] else f"{s['max_limiting_db']:.1f} dB" + (
-                " (!)" if s["limiting_warning"] else "")
-            t.add_row(Path(s["file"]).name, _fmt(s["integrated_lufs"], ""),
-                      _fmt(s["true_peak_dbtp"], ""), lim,
-                      f"{s['sample_rate'] / 1000:g} kHz {bits} {s['format'].upper()}",
-                      *([s["note"] or ""] if notes else []))
-        Console().print(t)
+        print_table([(j, s) for j, s, _e in results if s is not None],
+                    len(results), time.monotonic() - t0)
         folders = sorted({str(j.output.parent) for j, s, _e in results if s is not None})
         if folders:
             print(f"in {', '.join(folders)}"
@@ -89,14 +73,47 @@ def _summary(results, args, t0: float) -> list:
 
 
 
+def print_table(done: list, total: int, seconds: float) -> None:
+    """What was written, one row per deliverable, readable in 80 columns: the
+    deliverable's name first (what tells the files of one print apart), the
+    file name whole (folded onto a second line when long, never cut), loudness
+    and true peak as measured on the file; notes under the table."""
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=f"{len(done)} of {total} deliverables in {seconds:.1f} s",
+              caption="LUFS: integrated loudness, dBTP: true peak, limiting: the most "
+              "gain reduction (dB, (!) over the warning); measured on the files written")
+    t.add_column("deliverable", no_wrap=True)
+    t.add_column("file", overflow="fold", ratio=1)
+    t.add_column("LUFS", justify="right", no_wrap=True)
+    t.add_column("dBTP", justify="right", no_wrap=True)
+    t.add_column("limiting", justify="right", no_wrap=True)
+    t.add_column("format", no_wrap=True)
+    for j, s in done:
+        bits = "32f" if s["bit_depth"] == "32f" else f"{s['bit_depth']}-bit"
+        lim = "-" if not s["limiter"] else f"{s['max_limiting_db']:.1f}" + (
+            " (!)" if s["limiting_warning"] else "")
+        t.add_row(j.deliverable.name, Path(s["file"]).name, _fmt(s["integrated_lufs"], ""),
+                  _fmt(s["true_peak_dbtp"], ""), lim,
+                  f"{s['sample_rate'] / 1000:g} kHz {bits} {s['format'].upper()}")
+    console = Console()
+    console.print(t)
+    for _j, s in done:
+        if s["note"]:
+            console.print(f"note: {Path(s['file']).name}: {s['note']}", markup=False,
+                          highlight=False)
+
+
 def add_parser(sub) -> None:
     p = sub.add_parser("deliver", help="render every deliverable (streaming, CD, vinyl...) "
                        "from prints or sessions, over all cores, with reports")
     p.add_argument("sources", nargs="*", type=Path, metavar="SOURCE",
                    help="prints (audio files) or session files ([release])")
     p.add_argument("--preset", metavar="NAMES",
-                   help="comma-separated presets (default for a print: "
-                   f"{','.join(DEFAULT_PRESETS)}; for a session: its [release])")
+                   help=f"comma-separated presets, of {', '.join(PRESETS)} (--list says what "
+                   f"each is; default for a print: {','.join(DEFAULT_PRESETS)}; for a "
+                   "session: its [release])")
     p.add_argument("--out", type=Path, metavar="DIR",
                    help="folder for the deliverables (default: the session's [release] "
                    "folder, or deliverables/ beside the print)")

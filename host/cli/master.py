@@ -10,7 +10,7 @@ from pathlib import Path
 from host.cli.analyze import _fmt
 from host.cli.args import finite_float
 from host.errors import OutboardError
-from host.model.config import MASTER
+from host.model.config import MASTER, SAMPLE_RATES
 
 #: files longer than this (seconds) get a progress bar
 PROGRESS_MIN_S = 5.0
@@ -44,10 +44,13 @@ def cmd_master(args: argparse.Namespace) -> int:
         else m.get("max_limiting_db", DEFAULT_MAX_LIMITING_DB),
     )
     for flag, key in (("--target-lufs", "target_lufs"), ("--ceiling-dbtp", "ceiling_dbtp"),
-                      ("--sample-rate", "sample_rate"), ("--max-limiting-db", "max_limiting_db")):
+                      ("--max-limiting-db", "max_limiting_db")):
         p, v = MASTER[key], getattr(settings, key)
         if v is not None and not p.lo <= v <= p.hi:
             raise OutboardError(f"{flag}: expected {p.lo:g}..{p.hi:g} {p.unit}, got {v:g}")
+    if args.sample_rate is not None and args.sample_rate not in SAMPLE_RATES:
+        raise OutboardError(f"--sample-rate: expected a sample rate in Hz, one of "
+                            f"{', '.join(map(str, SAMPLE_RATES))}; got {args.sample_rate}")
     # every output is checked against every file read (and the other outputs) now,
     # before any work: symlinks, hard links and .. included
     files = FilesRead()
@@ -126,18 +129,25 @@ def cmd_master(args: argparse.Namespace) -> int:
 
 def add_parser(sub) -> None:
     m = sub.add_parser("master", help="master a file: chain, loudness, true-peak ceiling, "
-                       "rate, bit depth")
-    m.add_argument("input", type=Path, metavar="IN")
+                       "rate, bit depth",
+                       description="Master a mix offline: the chain (by default only a "
+                       "subsonic high-pass: no compression unless asked), the loudness "
+                       "target if one is given, the true-peak limiter at the ceiling, rate "
+                       "conversion, dither.")
+    m.add_argument("input", type=Path, metavar="IN", help="the mix (WAV, FLAC, AIFF...)")
     m.add_argument("output", type=Path, metavar="OUT", help=".wav, .flac, .aif or .aiff")
-    m.add_argument("--chain", type=Path, help="chain TOML (default: high-pass, glue "
-                   "compressor, true-peak limiter)")
+    m.add_argument("--chain", type=Path, help="chain TOML (default: a 20 Hz subsonic "
+                   "high-pass and the true-peak limiter; no compression unless the chain "
+                   "has a compressor, e.g. configs/master_glue.toml)")
     m.add_argument("--target-lufs", type=finite_float("LUFS"),
                    help="integrated loudness, -40..-5 (default: the chain file's [master] "
-                   "value, else no loudness change)")
+                   "value, else none: the mix's loudness is kept, but for what the limiter "
+                   "takes off peaks above the ceiling)")
     m.add_argument("--ceiling-dbtp", type=finite_float("dBTP"), help="true-peak ceiling, "
                    "-20..0 (default -1)")
     m.add_argument("--bit-depth", choices=["16", "24", "32f"], help="default 24")
-    m.add_argument("--sample-rate", type=int, help="output rate in Hz (soxr VHQ)")
+    m.add_argument("--sample-rate", type=int, metavar="HZ", help="output rate in Hz, a "
+                   "standard one (44100, 48000, 96000...; soxr VHQ); default: the input's")
     m.add_argument("--report", type=Path, metavar="FILE.json", help="write a JSON report "
                    "here (and its plots beside it, as .png)")
     m.add_argument("--max-limiting-db", type=finite_float("dB"), metavar="DB",

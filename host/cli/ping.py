@@ -62,7 +62,7 @@ def cmd_ping(args) -> int:
 def add_parser(sub) -> None:
     p = sub.add_parser("ping", help="measure a hardware insert's round trip (latency, "
                        "polarity, gain, SNR)")
-    p.add_argument("session", type=Path, metavar="SESSION")
+    p.add_argument("session", type=Path, metavar="SESSION", help="session file (TOML)")
     p.add_argument("--insert", metavar="NAME", help="the hardware insert (default: all)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--save", action="store_true", help="store the result beside the session")

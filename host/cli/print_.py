@@ -66,7 +66,7 @@ def add_parser(sub) -> None:
                        "inserts included, aligned to the sample; with a report",
                        formatter_class=argparse.RawDescriptionHelpFormatter,
                        epilog=EXIT_CODES)
-    p.add_argument("session", type=Path, metavar="SESSION")
+    p.add_argument("session", type=Path, metavar="SESSION", help="session file (TOML)")
     p.add_argument("--input", type=Path, metavar="MIX",
                    help="the mix to print (default: the session's [[stems]])")
     p.add_argument("--output", "-o", type=Path, metavar="PRINT",

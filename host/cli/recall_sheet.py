@@ -37,7 +37,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add ``recall-sheet`` to the CLI's subparsers."""
     p = subparsers.add_parser("recall-sheet", help="draw every knob of the session's gear "
                               "(HTML and PNG) to set the rack by hand")
-    p.add_argument("session", type=Path, metavar="SESSION")
+    p.add_argument("session", type=Path, metavar="SESSION", help="session file (TOML)")
     p.add_argument("--out", type=Path, required=True, metavar="FILE.html",
                    help="the sheet (self-contained HTML)")
     g = p.add_mutually_exclusive_group()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import math
 import signal
 import sys
@@ -47,9 +48,21 @@ def cmd_run(args) -> int:
     return {"error": 1, "gear": 1, "server": 3}.get(r.stopped_by, 0)
 
 
+#: `outboard run --help` says what its exit code means (cmd_run's last line)
+EXIT_CODES = """exit codes:
+  0    the program ended, --duration was reached, or Ctrl-C stopped it
+       (the recording is complete and valid)
+  1    stopped by a fault: a hardware insert lost with on_return_lost = "stop",
+       or the recording failed (disk full); what was recorded is kept
+  2    bad input (one line names the file or key)
+  3    the audio server went away (what was recorded is kept)"""
+
+
 def add_parser(sub) -> None:
-    r = sub.add_parser("run", help="stream a session live through its chain, with meters")
-    r.add_argument("session", type=Path, metavar="SESSION")
+    r = sub.add_parser("run", help="stream a session live through its chain, with meters",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog=EXIT_CODES)
+    r.add_argument("session", type=Path, metavar="SESSION", help="session file (TOML)")
     r.add_argument("--input", type=Path, help="play this file as the program (default: the "
                    "interface's live input)")
     r.add_argument("--record", type=Path, metavar="OUT", help="record the processed program "

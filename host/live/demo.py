@@ -7,15 +7,24 @@
    engine), with the live meters, and is recorded aligned with the input.
 3. Hybrid: ``configs/session_hybrid_studio.toml`` puts an analog-style
    compressor (virtual gear, 37.25/37.5 samples of converter skew) on a
-   hardware insert; its round trip is measured with a quiet ping, and the
-   program is printed through it (``outboard print``) compensated to the
-   sample, with its report (JSON + PNG).
+   hardware insert; its recall sheet is drawn (the knobs set by hand among
+   them), its round trip is measured with a quiet ping, and the program is
+   printed through it (``outboard print``) compensated to the sample, with
+   its report (JSON + PNG), where the session's ``[release] print`` says
+   (``out/hybrid/print.wav``).
 4. Stems: four synthesized stems, each with its short chain, summed to the
    master bus of ``configs/session_stems.toml`` and printed.
-5. The deliverables (streaming, club, CD, vinyl) are rendered from the print
-   over every core (``outboard deliver``), each with its report.
+5. The session's deliverables (its ``[release]``: streaming, club, CD, vinyl,
+   bandcamp) are rendered from the print over every core (``outboard
+   deliver``), each with its report, into ``out/hybrid/deliverables``.
 6. The 20 s program is mastered offline to -14 LUFS / -1 dBTP and both files
    are analysed.
+
+What it leaves is what the README's commands use: in the folder (``out/demo``)
+``mix.wav`` (the 20 s program), ``stems/`` with ``session_stems.toml`` beside
+them, ``demo_stems_print.wav``, ``recall_sheet.html`` and ``.png``; the hybrid
+session's print and deliverables in ``out/hybrid/`` (:func:`write_inputs`
+writes the synthesized ones, shorter if asked, for a test).
 """
 
 from __future__ import annotations
@@ -29,9 +38,11 @@ import soundfile as sf
 
 from host.audiofile import atomic_path, read_audio
 from host.errors import Interrupted
+from host.gear.recall_sheet import write_sheet
 from host.live.printing import print_session
 from host.live.run import dsp_load_text, run_session
 from host.model.release import MasterSettings
+from host.model.session import load_session
 from host.offline.analysis import analyze_audio
 from host.offline.batch import plan, run_jobs
 from host.offline.render import master
@@ -117,11 +128,25 @@ def _stop_if_stopped(run) -> None:
         raise Interrupted(run.signum or signal.SIGINT)
 
 
-def run_demo(folder: Path = Path("out/demo"), live_seconds: float = 8.0) -> int:
+def write_inputs(folder: Path, seconds: float = 20.0, stem_seconds: float = 6.0) -> Path:
+    """The synthesized files the demo starts from: ``mix.wav`` (``seconds`` long),
+    ``stems/*.wav`` (``stem_seconds``) and ``session_stems.toml`` beside them (a
+    copy of configs/session_stems.toml, whose stems/ are relative to it).
+    Returns the mix."""
     folder.mkdir(parents=True, exist_ok=True)
-    mix = folder / "demo_mix.wav"
-    _write(mix, synth_program(), "PCM_24")
-    print(f"synthesized {mix} (20 s, 48 kHz, 24-bit)")
+    mix = folder / "mix.wav"
+    _write(mix, synth_program(seconds=seconds), "PCM_24")
+    (folder / "stems").mkdir(exist_ok=True)
+    for name, x in synth_stems(seconds=stem_seconds).items():
+        _write(folder / "stems" / f"{name}.wav", x, "FLOAT")
+    with atomic_path(folder / STEMS.name) as tmp:
+        tmp.write_text(STEMS.read_text())  # its stems/ are beside it
+    return mix
+
+
+def run_demo(folder: Path = Path("out/demo"), live_seconds: float = 8.0) -> int:
+    mix = write_inputs(folder)
+    print(f"synthesized {mix} (20 s, 48 kHz, 24-bit) and four stems in {folder / 'stems'}")
 
     live_in = folder / "demo_live_in.wav"
     _write(live_in, synth_program(seconds=live_seconds), "PCM_24")
@@ -134,10 +159,14 @@ def run_demo(folder: Path = Path("out/demo"), live_seconds: float = 8.0) -> int:
           f"xruns {m['xruns']}, {dsp_load_text(m)}, "
           f"recorded {live.recording} ({live.recorded_seconds:.2f} s, aligned with the input)")
 
-    print(f"\nhybrid: printing through {HYBRID.name}: a hardware insert with virtual analog "
-          "gear (1 s pre-roll, 1 s post-roll)")
+    sheet = write_sheet(load_session(HYBRID), folder / "recall_sheet.html",
+                        folder / "recall_sheet.png")
+    print(f"\nhybrid: the recall sheet of {HYBRID.name} (every knob of its unit; those set by "
+          f"hand framed): {sheet[0]} and {sheet[1]}")
+    print(f"hybrid: printing through {HYBRID.name}: a hardware insert with virtual analog "
+          "gear (1 s pre-roll, 1 s post-roll), to its [release] print")
 
-    pr = print_session(HYBRID, folder / "demo_hybrid_print.wav", live_in, view=False)
+    pr = print_session(HYBRID, None, live_in, view=False)
     _stop_if_stopped(pr.run)
     r = pr.run
     print(f"  printed {pr.output} ({r.recorded_seconds:.2f} s; chain latency "
@@ -147,21 +176,15 @@ def run_demo(folder: Path = Path("out/demo"), live_seconds: float = 8.0) -> int:
 
     print(f"\nstems: {STEMS.name} (drums, bass, music, vocals, each with its chain) "
           "summed to the master bus and printed:")
-    (folder / "stems").mkdir(exist_ok=True)
-    for name, x in synth_stems().items():
-        _write(folder / "stems" / f"{name}.wav", x, "FLOAT")
-    stems_session = folder / STEMS.name
-    with atomic_path(stems_session) as tmp:
-        tmp.write_text(STEMS.read_text())  # its stems/ are beside it
-    sp = print_session(stems_session, folder / "demo_stems_print.wav", view=False)
+    sp = print_session(folder / STEMS.name, folder / "demo_stems_print.wav", view=False)
     _stop_if_stopped(sp.run)
     print(f"  printed {sp.output} ({sp.run.recorded_seconds:.2f} s, "
           f"{'clean' if sp.clean else 'NOT clean: see the report'}), report "
           f"{sp.report_paths[1]}")
 
-    print("\ndeliverables from the print (every core, one progress bar), measured on the "
-          "files written:")
-    jobs = plan([pr.output], "streaming,club,cd,vinyl", folder / "deliverables")
+    print(f"\nthe deliverables of {HYBRID.name}'s [release] from its print (every core, one "
+          "progress bar), measured on the files written:")
+    jobs = plan([HYBRID])
     for job, summary, error in run_jobs(jobs, show=False):
         if error:
             print(f"  {job.label}: error: {error}")

@@ -11,7 +11,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from host.errors import OutboardError
+from host.errors import OutboardError, OutboardWarning
 from host.model.config import _Ctx
 from host.model.session import Session
 from host.sim.jack_server import JackServer, quiet_libjack
@@ -26,7 +26,7 @@ JACK_HOSTAPI = "JACK Audio Connection Kit"
 
 
 
-class StudioWarning(UserWarning):
+class StudioWarning(OutboardWarning):
     """Something the user should know but that does not stop the session
     (the running JACK server's period differs from ``interface.block_size``)."""
 

@@ -41,6 +41,13 @@ manual parameter (no MIDI).  ``abs(from_raw(p, to_raw(p, v)) - v)`` is at
 most half of it on the raw grid and at most one step above the top raw value
 of a centred law.
 
+What the unit gets (:func:`sent_value`) is ``from_raw(p, to_raw(p, v))``: the
+value of the raw step sent.  :func:`quantised` tells when that is not the
+value as written: when it differs from ``v`` by more than half a unit of the
+last decimal ``v`` is written with (3.3 dB on the MMP-2's 0.5 dB grid is sent
+as 3.5 dB; 50 % on a 7-bit knob, 49.6 %, is 50 % as written).  Sessions warn
+about those (host.model.config) and recall sheets show the value the unit gets.
+
 Out-of-range values raise :class:`ValueError` naming the parameter and its
 range: nothing is clamped.
 """
@@ -64,9 +71,16 @@ def _fmt(x: float | str) -> str:
     return x if isinstance(x, str) else f"{x:g}"
 
 
+#: a table longer than this is named by its first and last positions in messages
+TABLE_TEXT_MAX = 12
+
+
 def _range_text(p: Parameter) -> str:
     if p.law == "table":
-        return "one of " + ", ".join(_fmt(t) for t in p.table) + (f" {p.unit}" if p.unit else "")
+        t = [_fmt(x) for x in p.table]
+        if len(t) > TABLE_TEXT_MAX:
+            t = [*t[:3], "...", t[-1] + f" ({len(t)} positions)"]
+        return "one of " + ", ".join(t) + (f" {p.unit}" if p.unit else "")
     return f"{_fmt(p.min)}..{_fmt(p.max)}" + (f" {p.unit}" if p.unit else "")
 
 
@@ -79,7 +93,7 @@ def table_index(p: Parameter, value: float | str) -> int:
         elif isinstance(value, Real) and not isinstance(value, bool) and \
                 abs(float(value) - t) <= RANGE_RTOL * max(1.0, abs(t)):
             return i
-    raise ValueError(f"{p.name}: {value!r} is not a position of this switch; "
+    raise ValueError(f"{p.name}: {value!r} is not a position of this selector; "
                      f"expected {_range_text(p)}")
 
 
@@ -178,3 +192,31 @@ def resolution(p: Parameter, value: float | str) -> float:
         return (p.centre - p.min) / (p.raw_centre - p.raw_min)
     k = min(max(math.floor(_continuous(p, v)), p.raw_min), p.raw_max - 1)
     return float(from_raw(p, k + 1)) - float(from_raw(p, k))
+
+
+def sent_value(p: Parameter, value: float | str) -> float | str:
+    """The value the unit gets for ``value``: the physical value of the raw step
+    :func:`to_raw` sends (a table position or a manual parameter: ``value``)."""
+    v = check(p, value)
+    if p.send == "manual" or p.law == "table":
+        return v
+    return from_raw(p, to_raw(p, v))
+
+
+def written_tolerance(value: float) -> float:
+    """Half a unit of the last decimal ``value`` is written with, as Python
+    writes it shortest (3.3: 0.05; 200.0: 0.5; 0.125: 0.0005; 2.5e-05: 5e-07)."""
+    mantissa, _, exp = repr(float(value)).lower().partition("e")
+    decimals = len(mantissa.partition(".")[2].rstrip("0"))
+    return 0.5 * 10.0 ** (int(exp or 0) - decimals)
+
+
+def quantised(p: Parameter, value: float | str) -> float | None:
+    """The value the unit gets when it is not ``value`` as written (see the module
+    docstring): 3.5 for 3.3 dB in 0.5 dB steps; None when the unit gets ``value``
+    (a table position, a manual parameter, or a step within the written precision)."""
+    got = sent_value(p, value)
+    if isinstance(got, str) or isinstance(value, str):
+        return None
+    v = float(value)
+    return float(got) if abs(float(got) - v) > written_tolerance(v) * (1 + 1e-9) else None

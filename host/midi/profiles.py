@@ -29,7 +29,8 @@ A profile is a TOML file in ``devices/`` named after its id::
     default = 0.0               # optional, must be in range
     detents = [0, 6, 12, 18, 24]  # optional printed positions (recall sheets)
 
-Other parameter keys: ``table`` (list of numbers or strings: switch positions),
+Other parameter keys: ``table`` (list of numbers or strings: the positions of a switch
+or selector, as the unit names them: ``"01C"``, ``"User #12"``),
 ``centre`` and ``raw_centre`` (centred law), ``table_raw`` (the raw value of each
 table entry where the unit's chart gives them), ``sysex`` (the parameter's own
 SysEx template) and ``address`` (hex bytes for ``{address}``), ``notes``.

@@ -106,6 +106,26 @@ class UnitMidi:
             out.update(self.snapshots[snapshot])
         return out
 
+    def quantised(self) -> list[tuple[str, str]]:
+        """(key below the insert, one-line note) for every value of ``settings``
+        and ``snapshots`` that the unit gets otherwise than written
+        (:func:`host.midi.laws.quantised`): ``("settings.comp_level_db",
+        "3.3 dB asked; the unit gets 3.5 dB (0.5 dB steps)")``."""
+        out = []
+        tables = [("settings", self.settings)] + [(f"snapshots.{n}", t)
+                                                  for n, t in self.snapshots.items()]
+        for prefix, table in tables:
+            for name, v in table.items():
+                p = self.profile.parameters[name]
+                got = laws.quantised(p, v)
+                if got is not None:
+                    unit = f" {p.unit}" if p.unit and not p.unit.startswith(":") else p.unit
+                    step = laws.resolution(p, v)
+                    here = " here" if p.law == "log" else ""
+                    out.append((f"{prefix}.{name}", f"{v:g}{unit} asked; the unit gets "
+                                f"{got:.4g}{unit} ({step:.3g}{unit} steps{here})"))
+        return out
+
 
 def _check_values(insert: str, profile: Any, prefix: str, table: Any) -> dict[str, float | str]:
     if not isinstance(table, Mapping):
@@ -287,7 +307,9 @@ def dry_run_text(plans: list[UnitPlan]) -> str:
                      f"channel {p.channel}, {len(p.messages)} messages, {p.pace_ms:g} ms apart")
         for s in p.steps:
             v = s.value if isinstance(s.value, str) else f"{s.value:g}"
-            lines.append(f"  {s.name} = {v} {s.unit} ({s.send}, raw {s.raw}): "
+            got = laws.quantised(p.midi.profile.parameters[s.name], s.value)
+            gets = "" if got is None else f", the unit gets {got:.4g}"
+            lines.append(f"  {s.name} = {v} {s.unit} ({s.send}, raw {s.raw}{gets}): "
                          + " | ".join(m.hex(" ") for m in s.messages))
         for m in p.manual:
             v = m["value"]
@@ -381,7 +403,8 @@ class RecallReport:
 
 def send_unit(p: UnitPlan, say: Callable[[str], None] = _say) -> UnitResult:
     """Open the unit's port, send its messages paced, close.  Never raises for a
-    missing or vanishing port: the result says so."""
+    missing or vanishing port: the result says so (``error``), once, in the
+    report's text; ``say`` is not told again."""
 
     res = UnitResult(p.insert, p.port, False, manual=[m["name"] for m in p.manual])
     msgs = p.messages
@@ -395,7 +418,6 @@ def send_unit(p: UnitPlan, say: Callable[[str], None] = _say) -> UnitResult:
         out = MidiOutput.open(p.port, pace_ms=p.pace_ms)
     except OutboardError as exc:
         res.error = str(exc)
-        say(f"insert {p.insert}: {exc}")
         return res
     with out:
         res.port = out.destination
@@ -406,11 +428,9 @@ def send_unit(p: UnitPlan, say: Callable[[str], None] = _say) -> UnitResult:
             out.flush()
         except OutboardError as exc:
             res.error = str(exc)
-            say(f"insert {p.insert}: {exc}")
             return res
         if not out.present():
             res.error = f"port {out.destination} vanished during the recall"
-            say(f"insert {p.insert}: {res.error}")
             return res
     res.recalled = True
     return res

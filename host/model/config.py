@@ -1,7 +1,10 @@
 """Chain and session files (TOML) -> validated dataclasses.
 
 Every error names the file, the key path (``chain[2].ratio``) and what was
-expected, in physical units, and nothing is clamped silently.
+expected, in physical units, and nothing is clamped silently.  A hardware
+insert's setting that its unit can only take rounded to its steps (3.3 dB
+where the unit moves in 0.5 dB) loads, with an :class:`OutboardWarning` naming
+the key, the value asked and the value the unit gets.
 
 A chain file::
 
@@ -54,6 +57,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,7 +69,7 @@ from host.dsp.kernel import ParamError, Range
 from host._ffi import lib
 from host.dsp.biquad import GAIN_KINDS
 from host.dsp.limiter import CEILING_RANGE_DBTP, LOOKAHEAD_RANGE_MS, RELEASE_RANGE_MS
-from host.errors import ConfigError
+from host.errors import ConfigError, OutboardWarning
 from host.midi.recall import MidiKeyError, check_insert_midi
 from host.model.virtual_gear import GearSpec
 
@@ -87,6 +91,7 @@ class Param:
     #                                "channels" (array of ints lo..hi) | "numbers" (a number
     #                                or an array of them, lo..hi) | "polarity" | "table" |
     #                                "bands" (array of band tables, checked by kind)
+    #                                "rate" (one of SAMPLE_RATES, Hz)
     lo: float | None = None
     hi: float | None = None
     unit: str = ""
@@ -122,6 +127,8 @@ class Param:
             return "a table"
         if self.kind == "crossovers":
             return "an array of strictly increasing frequencies in Hz"
+        if self.kind == "rate":
+            return "a sample rate in Hz, one of " + ", ".join(map(str, SAMPLE_RATES))
         return "a string"
 
 
@@ -210,11 +217,16 @@ KINDS: dict[str, dict[str, Param]] = {
         "snapshots": Param("table"),
     },
 }
+#: Hz: the rates a master or a deliverable may be converted to (anything else, 12345 Hz,
+#: is a typing slip far more often than a format someone needs)
+SAMPLE_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 88200, 96000,
+                176400, 192000, 352800, 384000)
+
 MASTER = {
     "target_lufs": Param("number", -40.0, -5.0, "LUFS"),
     "ceiling_dbtp": Param("number", *CEILING_RANGE_DBTP, "dBTP"),
     "bit_depth": Param("choice", choices=("16", "24", "32f")),
-    "sample_rate": Param("int", 8000, 384000, "Hz"),
+    "sample_rate": Param("rate"),
     "dither": Param("choice", choices=("none", "first-order", "wannamaker9")),
     "max_limiting_db": Param("number", 0.0, 60.0, "dB (of gain reduction)"),
 }
@@ -305,6 +317,10 @@ def _check_value(ctx: _Ctx, key: str, p: Param, v: Any) -> Any:
         if (p.lo is not None and v < p.lo) or (p.hi is not None and v > p.hi):
             raise bad
         return int(v) if p.kind == "int" else float(v)
+    if p.kind == "rate":
+        if isinstance(v, bool) or not isinstance(v, Number) or v not in SAMPLE_RATES:
+            raise bad
+        return int(v)
     if p.kind == "choice":
         if isinstance(v, int) and not isinstance(v, bool) and str(v) in p.choices:
             return str(v)
@@ -385,9 +401,11 @@ def _check_hardware(ctx: _Ctx, key: str, params: dict[str, Any]) -> None:
                        f"(one per return), got {len(lat)}")
     if any(params.get(k) is not None for k in ("midi", "settings", "snapshots")):
         try:
-            check_insert_midi(params.get("name") or key, params)
+            unit = check_insert_midi(params.get("name") or key, params)
         except MidiKeyError as exc:
             raise ctx.fail(f"{key}.{exc.key}", exc.message) from None
+        for k, note in unit.quantised() if unit is not None else ():
+            warnings.warn(f"{ctx.source}: {key}.{k}: {note}", OutboardWarning, stacklevel=2)
     gear = params.get("virtual_gear")
     if gear is not None:
         table = {"channels": len(sends), **gear, "name": gear.get("name", "gear")}
@@ -511,15 +529,14 @@ def check_chain_for_program(ctx: _Ctx, chain: ChainConfig, channels: int, sample
                                f"{band['freq_hz']:g}")
 
 
-#: the chain `outboard master` uses when none is given: a subsonic high-pass,
-#: gentle glue compression, and the final true-peak limiter.
+#: the chain `outboard master` uses when none is given: a subsonic high-pass and the
+#: final true-peak limiter.  No compressor: the dynamics are the mix's unless a chain
+#: asks for compression (configs/master_glue.toml), so a master without a loudness
+#: target keeps the mix's loudness and range, but for peaks above the ceiling.
 DEFAULT_CHAIN = {
     "chain": [
         {"kind": "eq", "name": "subsonic", "bands": [
             {"type": "highpass", "freq_hz": 20.0, "order": 4, "family": "butterworth"}]},
-        {"kind": "compressor", "name": "glue", "threshold_db": -18.0, "ratio": 1.5,
-         "knee_db": 6.0, "attack_ms": 30.0, "release_ms": 200.0, "detector": "rms",
-         "rms_window_ms": 50.0},
         {"kind": "limiter", "name": "limiter", "ceiling_dbtp": -1.0, "release_ms": 50.0},
     ]
 }

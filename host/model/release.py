@@ -13,9 +13,9 @@ apple         -16 LUFS      -1.0 dBTP    yes        24-bit    Apple Music (Sound
 broadcast     -23 LUFS      -1.0 dBTP    yes        24-bit    EBU R128 broadcast, 48 kHz
                                                     WAV 48k
 club          -8 LUFS       -0.5 dBTP    yes        24-bit    a louder master for DJs / clubs
-cd            as printed    -0.3 dBTP    yes        16-bit    Red Book: 44.1 kHz, 16-bit,
-                                                    44.1k     noise-shaped TPDF dither
-vinyl         as printed,   (report)     no         24-bit    pre-master for the cutting
+cd            the print's   -0.3 dBTP    yes        16-bit    Red Book: 44.1 kHz, 16-bit,
+              (no target)                           44.1k     noise-shaped TPDF dither
+vinyl         gain to the   (report)     no         24-bit    pre-master for the cutting
               TP at -6 dBTP                                   engineer: headroom, no limiting
 ============  ============  ===========  =========  ========  ===============================
 
@@ -36,7 +36,7 @@ Rates and formats not stated keep the print's.  A session adds its own under
     ceiling_dbtp = -1.0            # dBTP, -20..0
     limiter = true                 # false: gain only, nothing limited
     peak_dbtp = -6.0               # dBTP, -40..0: gain-only, true peak here (limiter = false)
-    sample_rate = 44100            # Hz, 8000..384000 (omit: the print's)
+    sample_rate = 44100            # Hz, a standard rate, 8000..384000 (omit: the print's)
     bit_depth = "24"               # "16" | "24" | "32f"
     dither = "wannamaker9"         # 16-bit shaping: "none" | "first-order" | "wannamaker9"
     format = "flac"                # "wav" | "flac" | "aiff"
@@ -84,7 +84,8 @@ class Deliverable:
                               peak_dbtp=self.peak_dbtp, max_limiting_db=self.max_limiting_db)
 
     def describe(self) -> str:
-        loud = f"{self.target_lufs:g} LUFS" if self.target_lufs is not None else "as printed"
+        loud = f"{self.target_lufs:g} LUFS" if self.target_lufs is not None else \
+            "the print's loudness"
         if self.peak_dbtp is not None:
             loud = f"gain to a {self.peak_dbtp:g} dBTP true peak"
         lim = f"ceiling {self.ceiling_dbtp:g} dBTP" if self.limiter else "no limiter"
@@ -101,7 +102,9 @@ PRESETS: dict[str, Deliverable] = {d.name: d for d in (
                 description="EBU R128 broadcast"),
     Deliverable("club", -8.0, -0.5, description="a louder master for DJs and clubs"),
     Deliverable("cd", None, -0.3, sample_rate=44100, bit_depth="16", dither="wannamaker9",
-                description="Red Book CD: 44.1 kHz, 16-bit, noise-shaped TPDF dither"),
+                description="Red Book CD: 44.1 kHz, 16-bit, noise-shaped TPDF dither; keeps "
+                "the print's loudness (a louder CD: a [[release.deliverables]] with "
+                "preset = \"cd\" and target_lufs)"),
     Deliverable("vinyl", None, -6.0, limiter=False, peak_dbtp=-6.0,
                 description="pre-master for the cutting engineer: 6 dB of headroom, "
                 "no final limiting"),
@@ -117,7 +120,7 @@ DELIVERABLE_KEYS: dict[str, Param] = {
     "ceiling_dbtp": MASTER["ceiling_dbtp"],
     "limiter": Param("bool"),
     "peak_dbtp": Param("number", -40.0, 0.0, "dBTP"),
-    "sample_rate": Param("int", 8000, 384000, "Hz"),
+    "sample_rate": Param("rate"),
     "bit_depth": Param("choice", choices=("16", "24", "32f")),
     "dither": Param("choice", choices=("none", "first-order", "wannamaker9")),
     "format": Param("choice", choices=tuple(EXTENSIONS)),

@@ -13,9 +13,9 @@ apple         -16 LUFS      -1.0 dBTP    yes        24-bit    Apple Music (Sound
 broadcast     -23 LUFS      -1.0 dBTP    yes        24-bit    EBU R128 broadcast, 48 kHz
                                                     WAV 48k
 club          -8 LUFS       -0.5 dBTP    yes        24-bit    a louder master for DJs / clubs
-cd            as printed    -0.3 dBTP    yes        16-bit    Red Book: 44.1 kHz, 16-bit,
-                                                    44.1k     noise-shaped TPDF dither
-vinyl         as printed,   (report)     no         24-bit    pre-master for the cutting
+cd            the print's   -0.3 dBTP    yes        16-bit    Red Book: 44.1 kHz, 16-bit,
+              (no target)                           44.1k     noise-shaped TPDF dither
+vinyl         gain to the   (report)     no         24-bit    pre-master for the cutting
               TP at -6 dBTP                                   engineer: headroom, no limiting
 ============  ============  ===========  =========  ========  ===============================
 

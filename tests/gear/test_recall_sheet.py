@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import math
 import re
+import warnings
 from pathlib import Path
 
 import pytest
@@ -70,7 +71,7 @@ def run(argv: list[str], capsys) -> tuple[int, str, str]:
 def rows(html: str) -> dict[str, str]:
     """{parameter: value cell text} from the sheet's table."""
     return {m.group(1): m.group(2) for m in re.finditer(
-        r'<tr[^>]*data-param="([^"]+)"><td>.*?</td><td><b>(.*?)</b></td>', html)}
+        r'<tr[^>]*data-param="([^"]+)"><td>.*?</td><td><b>(.*?)</b>', html)}
 
 
 def svg_angle(html: str, param: str) -> float:
@@ -203,3 +204,132 @@ def test_a_bad_output_name_is_refused(tmp_path, capsys):
     s = write(tmp_path, VARIMU)
     code, _, err = run([str(s), "--out", str(tmp_path / "sheet.pdf")], capsys)
     assert code == 2 and "--out: expected a .html file" in err
+
+
+# ---- the sheet tells the truth: names, defaults, steps, nothing cut ---------------------------
+
+
+def unit_session(tmp_path: Path, profile: str, settings: str = "", name: str = "unit") -> Path:
+    return write(tmp_path, f'\n[[chain]]\nkind = "hardware"\nname = "{name}"\nsends = [3, 4]\n'
+                           f'returns = [3, 4]\nmidi = {{ profile = "{profile}", port = "p" }}\n'
+                           f"settings = {{ {settings} }}\n", f"{profile}.toml")
+
+
+def sheet_of(tmp_path: Path, profile: str, settings: str = "") -> dict:
+    from host.gear.recall_sheet import sheets
+    from host.model.session import load_session
+
+    with warnings.catch_warnings():   # a quantised value warns (tests/model)
+        warnings.simplefilter("ignore")
+        (s,) = sheets(load_session(unit_session(tmp_path, profile, settings)))
+    return {c.name: c for c in s.controls}
+
+
+def test_a_preset_selector_is_a_wheel_showing_the_units_name(tmp_path, capsys):
+    c = sheet_of(tmp_path, "strymon_bigsky", 'preset = "01C"')["preset"]
+    assert c.kind == "wheel" and c.value_text == "01C"
+    assert c.index == 5 and len(c.ticks) == 300
+    html_path = tmp_path / "sheet.html"
+    code, _, err = run([str(unit_session(tmp_path, "strymon_bigsky", 'preset = "01C"')),
+                        "--out", str(html_path), "--no-png"], capsys)
+    assert code == 0, err
+    html = html_path.read_text()
+    assert rows(html)["preset"] == "01C"
+    svg = re.search(r'<svg[^>]*data-param="preset"[^>]*>(.*?)</svg>', html).group(1)
+    texts = re.findall(r"<text[^>]*>([^<]*)</text>", svg)
+    assert texts[:4] == ["01B", "01C", "02A", "position 6 of 300"]
+    assert "Preset" in texts and "(0 = 00A" not in html
+    # no continuous-knob labels of a program number anywhere
+    assert not re.search(r">(74\.75|149\.5|224\.2|16\.75|32\.5|48\.25)<", html)
+
+
+def test_a_patch_selector_of_the_mmp2_shows_its_user_patch_name(tmp_path):
+    c = sheet_of(tmp_path, "roland_mmp2", 'user_patch = "User #12"')["user_patch"]
+    assert c.kind == "wheel" and c.value_text == "User #12"
+    assert [t for _, t in c.ticks][c.index - 1:c.index + 2] == ["User #11", "User #12",
+                                                                "User #13"]
+    small = sheet_of(tmp_path, "moog_500_analog_delay", 'lfo_shape = "triangle"')["lfo_shape"]
+    assert small.kind == "selector" and len(small.ticks) == 8   # every position named
+
+
+def test_defaults_the_session_never_set_are_marked(tmp_path, capsys):
+    s = write(tmp_path, VARIMU)
+    run([str(s), "--out", str(tmp_path / "sheet.html"), "--no-png", "--snapshot", "A"], capsys)
+    html = (tmp_path / "sheet.html").read_text()
+    source = dict(re.findall(r'<tr[^>]*data-param="([^"]+)">(?:<td>.*?</td>){4}<td>(.*?)</td>',
+                             html))
+    assert source["makeup_db"] == "profile default"            # not in settings
+    assert source["input_transformer"] == "profile default"
+    assert source["threshold_db"] == "session" and source["mode"] == "session"
+    assert source["ratio"] == "snapshot A" and source["mix_percent"] == "snapshot A"
+    assert re.search(r'<tr class="default" data-param="makeup_db">', html)
+    makeup = re.search(r'<svg[^>]*data-param="makeup_db"[^>]*>(.*?)</svg>', html).group(0)
+    assert 'class="ctl knob default"' in makeup and ">default</text>" in makeup
+    ratio = re.search(r'<svg[^>]*data-param="ratio"[^>]*>(.*?)</svg>', html).group(0)
+    assert ">default</text>" not in ratio
+
+
+def test_a_quantised_value_is_shown_as_what_the_unit_gets(tmp_path, capsys):
+    c = sheet_of(tmp_path, "roland_mmp2", "comp_level_db = 3.3")["comp_level_db"]
+    assert c.value == 3.5 and c.value_text == "3.5 dB"
+    assert c.asked == 3.3 and c.note == "asked 3.3 dB" and c.step == 0.5
+    # the pointer where 3.5 dB sits on -24..+24 dB
+    assert c.angle == pytest.approx(-135 + 270 * (3.5 + 24) / 48, abs=1e-9)
+    assert "0.5 dB steps" in c.range_text
+    path = unit_session(tmp_path, "roland_mmp2", "comp_level_db = 3.3")
+    with pytest.warns(Warning, match=r"comp_level_db: 3\.3 dB asked; the unit gets 3\.5 dB"):
+        code, _, err = run([str(path), "--out", str(tmp_path / "q.html"), "--no-png"], capsys)
+    assert code == 0, err
+    html = (tmp_path / "q.html").read_text()
+    assert rows(html)["comp_level_db"] == "3.5 dB"
+    assert "<small>(asked 3.3 dB)</small>" in html
+    # a value on the unit's steps is shown as written, with no note
+    assert sheet_of(tmp_path, "roland_mmp2", "comp_level_db = 3.5")["comp_level_db"].note == ""
+
+
+def _every_parameter_set(profile: str) -> str:
+    """Settings for every parameter of a profile: the longest position of each table (the
+    widest label), the top of each range."""
+    prof = load_profile(profile)
+    out = []
+    for name, p in prof.parameters.items():
+        v = max(p.table, key=lambda t: len(str(t))) if p.law == "table" else p.max
+        key = f'"{name}"' if "[" in name else name
+        out.append(f"{key} = {v!r}".replace("'", '"'))
+    return ", ".join(out)
+
+
+@pytest.mark.parametrize("profile", sorted(p.stem for p in (Path(__file__).parents[2]
+                                                            / "devices").glob("*.toml")))
+@pytest.mark.parametrize("settings", ["defaults", "every parameter"])
+def test_no_label_is_cut_on_any_profiles_sheet(tmp_path, profile, settings):
+    import matplotlib.pyplot as plt
+
+    from host.gear.recall_sheet import png_figure, sheets, svg_texts, text_box, text_width
+    from host.model.session import load_session
+
+    text = "" if settings == "defaults" else _every_parameter_set(profile)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        session = load_session(unit_session(tmp_path, profile, text))
+    units = sheets(session)
+    for c in units[0].controls:       # the HTML: each SVG is as wide as its texts
+        width, height, texts = svg_texts(c)
+        for x, y, anchor, t, size, bold, _cls in texts:
+            w = text_width(t, size, bold)
+            left = {"middle": x - w / 2, "start": x, "end": x - w}[anchor]
+            assert -width / 2 <= left and left + w <= width / 2, (c.name, t)
+            assert size <= y <= height, (c.name, t)
+    fig, cells = png_figure(units, str(session.path))
+    try:                               # the PNG: every text inside its cell and the page
+        w_in, h_in = fig.get_size_inches()
+        ax = fig.axes[0]
+        for texts, (x0, x1, y0, y1) in cells:
+            for t in texts:
+                a, b, c0, c1 = text_box(fig, ax, t)
+                assert x0 - 1e-6 <= a and b <= x1 + 1e-6, (t.get_text(), a, b, x0, x1)
+                assert a >= 0 and b <= w_in and c0 >= 0 and c1 <= h_in, t.get_text()
+                assert y0 <= c0 and c1 <= y1, (t.get_text(), c0, c1, y0, y1)
+                assert t.get_fontsize() >= 6, t.get_text()
+    finally:
+        plt.close(fig)

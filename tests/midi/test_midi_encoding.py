@@ -297,7 +297,7 @@ def test_roland_mmp2_dt1_bytes_from_the_manual():
     assert encode.messages(prof, "comp_level_db", -24.0, 16)[0][9] == 0x10
     assert encode.messages(prof, "exp_threshold_db", 0.0, 16)[0][9] == 0x60
     # user patch #64: bank select 00H / 40H then program change 3FH, channel 16 (p. 46)
-    assert encode.messages(prof, "user_patch", 64.0, 16) == [
+    assert encode.messages(prof, "user_patch", "User #64", 16) == [
         bytes([0xBF, 0x00, 0x00]), bytes([0xBF, 0x20, 0x40]), bytes([0xCF, 0x3F])]
     _parse(encode.messages(prof, "phantom_power_1", "on", 16))
     got = encode.parse_dump(prof, encode.messages(prof, "exp_threshold_db", -40.0, 16)[0])
@@ -305,10 +305,17 @@ def test_roland_mmp2_dt1_bytes_from_the_manual():
 
 
 def test_strymon_bigsky_bank_on_cc0_then_program():
-    # BigSky User Manual p. 23: bank 1 holds presets 128..255; CC 0 = bank, then PC
+    # BigSky User Manual p. 23: bank 1 holds presets 128..255 (42C-85A); CC 0 = bank, then
+    # PC; presets by name, program number sequential: 00A = 0 ... 66C = 200, 99C = 299
     prof = load_profile("strymon_bigsky")
-    assert encode.messages(prof, "preset", 200.0, 1) == [bytes([0xB0, 0, 1]),
-                                                          bytes([0xC0, 72])]
+    assert encode.messages(prof, "preset", "66C", 1) == [bytes([0xB0, 0, 1]),
+                                                         bytes([0xC0, 72])]
+    assert encode.messages(prof, "preset", "00A", 1) == [bytes([0xB0, 0, 0]),
+                                                         bytes([0xC0, 0])]
+    assert encode.messages(prof, "preset", "42C", 1) == [bytes([0xB0, 0, 1]),
+                                                         bytes([0xC0, 0])]
+    assert encode.messages(prof, "preset", "99C", 1) == [bytes([0xB0, 0, 2]),
+                                                         bytes([0xC0, 299 - 256])]
     assert encode.messages(prof, "decay_percent", 100.0, 1) == [bytes([0xB0, 17, 127])]
     assert encode.messages(prof, "persist", "on", 1) == [bytes([0xB0, 22, 1])]
 

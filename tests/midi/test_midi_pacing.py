@@ -51,8 +51,8 @@ name = "mmp2"
 sends = [3, 4]
 returns = [3, 4]
 midi = {{ profile = "roland_mmp2", port = "{MONITOR}:midi_in", channel = 16 }}
-settings = {{ user_patch = 12, phantom_power_1 = "on", att_1_db = -6.0, comp_level_db = 3.5, \
-exp_threshold_db = -40.0 }}
+settings = {{ user_patch = "User #12", phantom_power_1 = "on", att_1_db = -6.0, \
+comp_level_db = 3.5, exp_threshold_db = -40.0 }}
 """
 
 

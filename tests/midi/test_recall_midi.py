@@ -287,6 +287,18 @@ def test_missing_port_lists_the_ports_and_the_other_units_are_recalled(tmp_path,
     assert "recalled: varimu; not recalled: pultec" in out
 
 
+def test_a_missing_port_is_said_once(tmp_path, jack_server, capsys):
+    path = write_session(tmp_path / "s.toml", [eq_unit(f"absent-eq-{PID}")])
+    ap = argparse.ArgumentParser()
+    add_parser(ap.add_subparsers())
+    args = ap.parse_args(["recall", str(path)])
+    assert args.func(args) == EXIT_NOT_RECALLED
+    out, err = capsys.readouterr()
+    said = (out + err).count(f"'absent-eq-{PID}' is not present")
+    assert said == 1, out + err
+    assert "pultec: NOT recalled: MIDI output port" in out
+
+
 def test_a_unit_whose_gear_dies_between_units_is_reported_not_recalled(tmp_path, comp_gear):
     spec = GearSpec(EQ, channels=2, processing="eq", bands=EQ_BANDS, midi=True, midi_channel=2)
     eq_gear = VirtualGear(spec).start()

@@ -75,7 +75,7 @@ def test_master_reaches_target_loudness_under_the_true_peak_ceiling(
     rep = json.loads(report.read_text())
     assert rep["target_reached"] is True
     assert rep["output_analysis"]["integrated_lufs"] == pytest.approx(lufs, abs=0.1)
-    assert [s["kind"] for s in rep["chain"]] == ["eq", "compressor", "limiter"]
+    assert [s["kind"] for s in rep["chain"]] == ["eq", "limiter"]
     assert report.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

@@ -93,20 +93,28 @@ class Chain:
             s.gr_trace.clear()
 
     def process(self, audio: np.ndarray, block_frames: int = 65536,
-                progress: Callable[[int], None] | None = None) -> np.ndarray:
+                progress: Callable[[int], None] | None = None,
+                peaks: np.ndarray | None = None) -> np.ndarray:
         """Process planar float32 audio in place, streaming (delayed by latency).
 
         Audio goes through the chain ``block_frames`` at a time (the kernels'
         output does not depend on the block size).  Every dynamics stage records
         its maximum gain reduction (dB) per block in ``gr_trace``; ``progress``
         is called with the number of frames each stage-block completed.
+        ``peaks``, for a chain that is one limiter: its sidechain, one true
+        peak per frame of ``audio`` (see :meth:`host.dsp.limiter.Limiter.process`).
         """
         n = audio.shape[1]
+        if peaks is not None and [s.insert.kind for s in self.stages] != ["limiter"]:
+            raise ValueError("peaks: a sidechain is for a chain that is one limiter")
         for s in self.stages:
             proc = s.processor
             for start in range(0, n, block_frames):
                 part = np.ascontiguousarray(audio[:, start:start + block_frames])
-                proc.process(part)
+                if peaks is None:
+                    proc.process(part)
+                else:
+                    proc.process(part, peaks[start:start + block_frames])
                 audio[:, start:start + block_frames] = part
                 if s.is_dynamics:
                     gr = float(proc.take_max_gain_reduction_db())
@@ -117,11 +125,15 @@ class Chain:
         return audio
 
     def process_aligned(self, audio: np.ndarray, block_frames: int = 65536,
-                        progress: Callable[[int], None] | None = None) -> np.ndarray:
+                        progress: Callable[[int], None] | None = None,
+                        peaks: np.ndarray | None = None) -> np.ndarray:
         """Process a whole signal; return output aligned with the input (latency
-        removed, tail flushed), the same shape."""
+        removed, tail flushed), the same shape.  ``peaks``: as for :meth:`process`,
+        one per frame of ``audio``."""
         lat = self.latency_samples
         padded = np.zeros((audio.shape[0], audio.shape[1] + lat), dtype=np.float32)
         padded[:, :audio.shape[1]] = audio
-        self.process(padded, block_frames, progress)
+        if peaks is not None:
+            peaks = np.concatenate([np.asarray(peaks, dtype=np.float64), np.zeros(lat)])
+        self.process(padded, block_frames, progress, peaks)
         return np.ascontiguousarray(padded[:, lat:])

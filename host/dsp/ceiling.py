@@ -40,7 +40,7 @@ OVERSAMPLE = 8
 #: FFT precision: single precision errs by about 1e-6 of full scale, 1e-5 dB
 FFT_DTYPE = np.float32
 #: samples of each block whose reconstruction is kept
-BLOCK_FRAMES = 1 << 18
+BLOCK_FRAMES = 1 << 17
 #: samples of signal (or silence) either side of a block, for the sinc's tails
 CONTEXT_FRAMES = 1 << 15
 #: the corrective gain's target, below the ceiling (dB): room for the dither
@@ -60,7 +60,8 @@ def _upsampled(x: np.ndarray, start: int, stop: int) -> np.ndarray:
     OVERSAMPLE), with CONTEXT_FRAMES of context either side."""
     L, ctx = OVERSAMPLE, CONTEXT_FRAMES
     lo, hi = start - ctx, stop + ctx
-    size = hi - lo + ((hi - lo) & 1)  # even: the last bin is Nyquist
+    size = sfft.next_fast_len(hi - lo, real=True)  # zeros after hi, if any
+    size += size & 1  # even: the last bin is Nyquist
     seg = np.zeros(size, dtype=FFT_DTYPE)
     a, b = max(lo, 0), min(hi, x.size)
     if b > a:

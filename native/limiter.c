@@ -33,6 +33,10 @@
  *   gain            gain applied to the output sample (after release)
  *   gain_min        smallest gain since the last take
  *   delay[c][N]     input delay line per channel, dpos the oldest sample
+ *   side[D]         the caller's true peaks (process_sidechain) of the last
+ *                   D input intervals, a ring; spos the oldest (interval
+ *                   n - D, the one the detector completes at n); 0 where
+ *                   plain process ran
  */
 struct ob_limiter {
     double fs;
@@ -50,6 +54,8 @@ struct ob_limiter {
     double gain, gain_min;
     float *delay;
     int dpos;
+    double *side;
+    int spos;
 };
 
 static int valid_ceiling(double db) { return db >= -20.0 && db <= 0.0; }
@@ -88,7 +94,8 @@ ob_limiter *ob_limiter_new(double fs, int nch, double ceiling_dbtp, double relea
     st->dq_idx = malloc(sizeof(int64_t) * (size_t)st->dq_cap);
     st->avg = malloc(sizeof(double) * (size_t)st->avg_len);
     st->delay = malloc(sizeof(float) * (size_t)nch * (size_t)N);
-    if (!st->dq_val || !st->dq_idx || !st->avg || !st->delay) {
+    st->side = malloc(sizeof(double) * (size_t)st->D);
+    if (!st->dq_val || !st->dq_idx || !st->avg || !st->delay || !st->side) {
         ob_limiter_free(st);
         return NULL;
     }
@@ -109,6 +116,7 @@ void ob_limiter_free(ob_limiter *st)
     free(st->dq_idx);
     free(st->avg);
     free(st->delay);
+    free(st->side);
     free(st);
 }
 
@@ -127,6 +135,8 @@ void ob_limiter_reset(ob_limiter *st)
     st->gain_min = 1.0;
     memset(st->delay, 0, sizeof(float) * (size_t)st->nch * (size_t)st->N);
     st->dpos = 0;
+    memset(st->side, 0, sizeof(double) * (size_t)st->D);
+    st->spos = 0;
 }
 
 int ob_limiter_set_ceiling(ob_limiter *st, double ceiling_dbtp)
@@ -238,14 +248,16 @@ static inline double gain_step(ob_limiter *restrict st, double p)
 
 /*
  * Per sample: push every channel into the detector (linked peak = max over
- * channels), run the gain computer, then swap the sample through the delay
- * line and scale the delayed one.
+ * channels; with a sidechain, also the caller's peak of the same interval,
+ * D samples back), run the gain computer, then swap the sample through the
+ * delay line and scale the delayed one.
  */
-void ob_limiter_process(ob_limiter *st, float **ch, int nch, int frames)
+static inline void process_impl(ob_limiter *restrict st, float **ch, const double *peak,
+                                int nch, int frames)
 {
     if (nch > st->nch)
         nch = st->nch;
-    const int N = st->N;
+    const int N = st->N, D = st->D;
     for (int i = 0; i < frames; i++) {
         double pk = 0.0;
         for (int c = 0; c < nch; c++) {
@@ -258,6 +270,12 @@ void ob_limiter_process(ob_limiter *st, float **ch, int nch, int frames)
             if (p > pk)
                 pk = p;
         }
+        const double ps = st->side[st->spos]; /* the caller's peak of interval n - D */
+        const double pn = peak ? peak[i] : 0.0;
+        st->side[st->spos] = pn >= 0.0 ? pn : 0.0; /* also drops NaN */
+        st->spos = st->spos + 1 == D ? 0 : st->spos + 1;
+        if (ps > pk)
+            pk = ps;
         const double g = gain_step(st, pk);
         const int dpos = st->dpos;
         for (int c = 0; c < nch; c++) {
@@ -268,4 +286,15 @@ void ob_limiter_process(ob_limiter *st, float **ch, int nch, int frames)
         }
         st->dpos = dpos + 1 == N ? 0 : dpos + 1;
     }
+}
+
+void ob_limiter_process(ob_limiter *st, float **ch, int nch, int frames)
+{
+    process_impl(st, ch, NULL, nch, frames);
+}
+
+void ob_limiter_process_sidechain(ob_limiter *st, float **ch, const double *peak, int nch,
+                                  int frames)
+{
+    process_impl(st, ch, peak, nch, frames);
 }

@@ -47,11 +47,21 @@
  *   samples are replaced by 0.
  *
  * The true peak of wide-band content close to fs/2 (clipped or limited
- * material) depends on the reconstruction filter.  The detector's filter has
- * a transition band around fs/2 a little wider than scipy's resample_poly
- * (16x) and measured outputs stay within 0.01 dB of the ceiling by such a
- * meter; an ideal (FFT, periodic sinc) reconstruction of heavily limited
- * white noise reads up to ~1 dB higher, as it would for any FIR meter.
+ * material, noise-like drums) depends on the reconstruction filter.  The
+ * detector's filter has a transition band around fs/2 a little wider than
+ * scipy's resample_poly (16x) and measured outputs stay within 0.01 dB of
+ * the ceiling by such a meter; an ideal (band-limited, periodic sinc)
+ * reconstruction, which a good DAC approaches, reads higher: +0.7 dB on a
+ * limited master with a white-noise snare, +0.4 dB on limited white noise,
+ * +0.9 dB on clipped drums, +4 dB on a square wave at 0.49 fs.  No FIR that
+ * fits the lookahead can close that gap: the missing part is the sinc's
+ * slowly decaying tails, carried by content within a few percent of fs/2,
+ * and they reach further into the future than any lookahead.  Offline, give
+ * the limiter that reading as a sidechain (ob_limiter_process_sidechain;
+ * host.dsp.ceiling computes it) and it holds the ceiling by the ideal
+ * reconstruction too: within 0.03 dB on music and clipped drums, 0.15 dB
+ * on brick-walled noise (the gain's own modulation; host.render checks the
+ * file written and settles the rest).
  *
  * Parameter changes: a new ceiling applies to the audio entering after the
  * call (the detector's ceiling moves with a 5 ms one-pole); the gain follows
@@ -86,6 +96,20 @@ int ob_limiter_set_release(ob_limiter *st, double release_ms);
 
 /* In place: nch (<= the nch given at new) channels of frames samples. */
 void ob_limiter_process(ob_limiter *st, float **ch, int nch, int frames);
+
+/* As ob_limiter_process, with the caller's own true-peak reading of the
+ * input as a sidechain: peak[i] (linear, >= 0, linked over the channels) is
+ * the largest absolute value of the input's reconstruction over the
+ * interval [i, i + 1) samples of this block (time of ch[c][i] to the next).
+ * The gain then keeps max(the detector's reading, peak) under the ceiling,
+ * with the same hold, attack ramp, release and latency.  For offline
+ * rendering, where the whole signal's band-limited (ideal) reconstruction
+ * can be computed: the detector's 24-tap filter cannot see wide-band content
+ * near fs/2 the way an ideal reconstruction (a good DAC) does, see above.
+ * NULL peak is plain process; negative or NaN peaks count as 0.  Real-time
+ * safe; output does not depend on block size (peaks carry across calls). */
+void ob_limiter_process_sidechain(ob_limiter *st, float **ch, const double *peak, int nch,
+                                  int frames);
 
 /* Latency, samples (see above). */
 int ob_limiter_latency(const ob_limiter *st);

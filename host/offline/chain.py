@@ -133,7 +133,8 @@ class Chain:
             s.band_traces.clear()
 
     def process(self, audio: np.ndarray, block_frames: int = 65536,
-                progress: Callable[[int], None] | None = None) -> np.ndarray:
+                progress: Callable[[int], None] | None = None,
+                peaks: np.ndarray | None = None) -> np.ndarray:
         """Process planar float32 audio in place, streaming (delayed by latency).
 
         Audio goes through the chain ``block_frames`` at a time (the kernels'
@@ -141,14 +142,21 @@ class Chain:
         its maximum gain reduction (dB) per block in ``gr_trace`` (and a kernel
         insert with several meters, each in ``band_traces``); ``progress``
         is called with the number of frames each stage-block completed.
+        ``peaks``, for a chain that is one limiter: its sidechain, one true
+        peak per frame of ``audio`` (see :meth:`host.dsp.limiter.Limiter.process`).
         """
         n = audio.shape[1]
+        if peaks is not None and [s.insert.kind for s in self.stages] != ["limiter"]:
+            raise ValueError("peaks: a sidechain is for a chain that is one limiter")
         for s in self.stages:
             proc = s.processor
             names = s.meter_names
             for start in range(0, n, block_frames):
                 part = np.ascontiguousarray(audio[:, start:start + block_frames])
-                proc.process(part)
+                if peaks is None:
+                    proc.process(part)
+                else:
+                    proc.process(part, peaks[start:start + block_frames])
                 audio[:, start:start + block_frames] = part
                 if names:
                     grs = proc.take_gain_reduction_meters_db()
@@ -166,9 +174,14 @@ class Chain:
         return audio
 
     def process_aligned(self, audio: np.ndarray, block_frames: int = 65536,
-                        progress: Callable[[int], None] | None = None) -> np.ndarray:
+                        progress: Callable[[int], None] | None = None,
+                        peaks: np.ndarray | None = None) -> np.ndarray:
         """Process a whole signal; return output aligned with the input (latency
         removed, tail flushed), the same shape; no state is reset first
-        (:func:`host._ffi.process_aligned`)."""
-        return process_aligned(lambda x: self.process(x, block_frames, progress), audio,
-                               self.latency_samples)
+        (:func:`host._ffi.process_aligned`).  ``peaks``: as for :meth:`process`,
+        one per frame of ``audio``."""
+        lat = self.latency_samples
+        if peaks is not None:
+            peaks = np.concatenate([np.asarray(peaks, dtype=np.float64), np.zeros(lat)])
+        return process_aligned(lambda x: self.process(x, block_frames, progress, peaks), audio,
+                               lat)

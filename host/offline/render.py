@@ -10,7 +10,8 @@ The order of work, all at the output sample rate:
 4. limit to the true-peak ceiling (the chain's last limiter, or one added);
    or, with ``limiter=False`` (a vinyl pre-master), gain only: to the target
    loudness or to a true-peak level (``peak_dbtp``, the headroom), nothing limited;
-5. dither to 16 or 24 bits (or keep 32-bit float) and write atomically;
+5. dither to 16 or 24 bits (or keep 32-bit float), check the result against
+   the ceiling (or the true-peak level) and correct it, then write atomically;
 6. read the written file back and measure it for the report.
 
 Loudness weights the channels by the input's layout (a WAV's channel mask, else
@@ -18,6 +19,14 @@ the standard layout of its channel count: host.dsp.loudness.channel_weights), an
 the layout is written with the master.  Limiting beyond
 ``MasterSettings.max_limiting_db`` (default 6 dB of gain reduction) is a warning
 in the result's ``note``: the target asks more than the material gives.
+
+The ceiling holds by the band-limited (ideal) reconstruction of the file, the
+one a good DAC approaches (:mod:`host.dsp.ceiling`), not only by the BS.1770
+4x meter the report quotes: the limiter gets that reconstruction of its input
+as a sidechain (its own 24-tap detector under-reads wide-band content near
+fs/2 by up to several dB), a true-peak level for gain only is set by it, and
+the dithered result is measured with it and, where it is over, brought under
+by a smooth gain dip of a few ms before it is written.
 """
 
 from __future__ import annotations
@@ -39,8 +48,8 @@ from host.audiofile import (
     read_audio,
     write_audio,
 )
+from host.dsp.ceiling import hold_ceiling, ideal_true_peak_dbtp, interval_peaks
 from host.dsp.dither import Dither
-from host.dsp.limiter import true_peak_dbtp
 from host.dsp.loudness import LoudnessMeter
 from host.errors import OutboardError
 from host.model.config import ChainConfig, Insert, default_chain
@@ -52,6 +61,16 @@ from host.offline.chain import Chain
 LOUDNESS_TOLERANCE_LU = 0.05
 #: more gain than this before the limiter is not mastering any more
 MAX_GAIN_DB = 30.0
+#: gain only: the band-limited true peak is put this far under ``peak_dbtp``
+#: (dB), so that common 16x meters do not read it over either (scipy's
+#: resample_poly, whose filter lets images near fs/2 through, reads
+#: noise-like hi-hats up to 0.14 dB above the band-limited reconstruction)
+PEAK_LEVEL_MARGIN_DB = 0.05
+#: the limiter's sidechain reads the band-limited peaks this much high (dB):
+#: the gain's own modulation lets wide-band peaks through by a few
+#: hundredths of a dB, and limiting that much lower usually spares the final
+#: check a corrective pass (each costs a reconstruction of the whole file)
+SIDECHAIN_MARGIN_DB = 0.03
 
 
 #: master()'s stages in order, with the share of the work each takes (for one
@@ -86,6 +105,9 @@ class MasterResult:
     max_limiting_db: float = 0.0
     #: the input as read, before any rate conversion (a report's "before")
     source: Audio | None = None
+    #: the ceiling (or true-peak level) as checked on the file by the
+    #: band-limited reconstruction (host.dsp.ceiling.CeilingCheck.report())
+    ceiling_check: dict | None = None
 
     def report(self) -> dict:
         return {
@@ -99,6 +121,7 @@ class MasterResult:
             "chain": self.stages,
             "input": self.input_analysis,
             "output_analysis": self.output_analysis,
+            "ceiling_check": self.ceiling_check,
         }
 
 
@@ -190,18 +213,24 @@ def master(
     mask = audio.channel_mask
     base = _integrated(y, fs, mask)
 
+    # the limiter's sidechain: the band-limited true peak of its input, which
+    # only scales with the gain before it
+    peaks = interval_peaks(y) * 10 ** (SIDECHAIN_MARGIN_DB / 20) if st.limiter else None
+
     def limited(gain_db: float) -> np.ndarray:
         lim_chain.reset()
-        z = y * np.float32(10 ** (gain_db / 20))
-        return lim_chain.process_aligned(z, block_frames=block)
+        k = 10 ** (gain_db / 20)
+        z = y * np.float32(k)
+        return lim_chain.process_aligned(z, block_frames=block,
+                                         peaks=None if peaks is None else peaks * k)
 
     iterations, note, reached = 0, "", True
     if not st.limiter and st.peak_dbtp is not None:
-        tp = true_peak_dbtp(y, fs)
+        tp = ideal_true_peak_dbtp(y)
         if not math.isfinite(tp):
             raise OutboardError(f"{src}: the program is silent; no peak to bring to "
                                 f"{st.peak_dbtp:.1f} dBTP")
-        gain = min(st.peak_dbtp - tp, MAX_GAIN_DB)
+        gain = min(st.peak_dbtp - PEAK_LEVEL_MARGIN_DB - tp, MAX_GAIN_DB)
         z = limited(gain)
     elif st.target_lufs is None:
         gain = 0.0
@@ -239,9 +268,22 @@ def master(
                     f"{st.ceiling_dbtp:.1f} dBTP ceiling: reached {level:.2f} LUFS")
     say("loudness", 1.0)
 
+    finish = None
     if st.bit_depth != "32f":
         shaping = st.dither if st.bit_depth == "16" else "none"
-        z = Dither(z.shape[0], int(st.bit_depth), shaping).process(z)
+
+        def finish(a: np.ndarray) -> np.ndarray:
+            return Dither(a.shape[0], int(st.bit_depth), shaping).process(a.copy())
+    if st.limiter or st.peak_dbtp is not None:
+        # the limiter's ceiling, or gain only: the true-peak level (by one gain)
+        level = st.ceiling_dbtp if st.limiter else st.peak_dbtp
+        z, check = hold_ceiling(z, fs, level, finish, limit=st.limiter)
+        ceiling_check = check.report()
+    else:
+        z = finish(z) if finish else z
+        tp = ideal_true_peak_dbtp(z)
+        ceiling_check = {"ceiling_dbtp": st.ceiling_dbtp, "enforced": False,
+                         "true_peak_dbtp": round(tp, 3) if math.isfinite(tp) else None}
     write_audio(dst, z, fs, st.bit_depth, channel_mask=mask)
     say("write", 1.0)
 
@@ -250,7 +292,7 @@ def master(
         out.channel_mask = mask
     out_analysis = analyze_audio(out)
     if not st.limiter:
-        tp = out_analysis["true_peak_dbtp"]
+        tp = ceiling_check["true_peak_dbtp"]
         if tp is not None and tp > st.ceiling_dbtp + 0.05:
             note = (note + "; " if note else "") + (
                 f"true peak {tp:.2f} dBTP is over the {st.ceiling_dbtp:.1f} dBTP ceiling "
@@ -275,7 +317,7 @@ def master(
     return MasterResult(
         output=Path(dst), gain_db=gain, iterations=iterations, target_reached=reached,
         note=note, input_analysis=analyze_audio(audio), output_analysis=out_analysis,
-        written=out, max_limiting_db=limiting, source=audio,
+        written=out, max_limiting_db=limiting, source=audio, ceiling_check=ceiling_check,
         stages=stages, gr_traces=traces,
         settings={"target_lufs": st.target_lufs, "ceiling_dbtp": st.ceiling_dbtp,
                   "limiter": st.limiter, "peak_dbtp": st.peak_dbtp,

@@ -45,7 +45,7 @@ def run() -> list[Row]:
     from host.offline.batch import plan, run_jobs
     from host.model.release import PRESETS
     from host.offline.deliverables import render_deliverable
-    from host.cli.demo import synth_program
+    from host.live.demo import synth_program
 
     rows: list[Row] = []
     with tempfile.TemporaryDirectory() as d:

@@ -209,7 +209,7 @@ def test_cd_conversion_holds_minus_0_3_dbtp_after_resampling_and_dither(name, tm
 def delivered(tmp_path_factory):
     """The demo's program (its snare is white noise) with brick-walled noise
     bursts, delivered as streaming, club, CD and vinyl."""
-    from host.demo import synth_program
+    from host.live.demo import synth_program
 
     d = tmp_path_factory.mktemp("ceiling_deliver")
     rng = np.random.default_rng(3)

@@ -18,7 +18,9 @@
    bandcamp) are rendered from the print over every core (``outboard
    deliver``), each with its report, into ``out/hybrid/deliverables``.
 6. The 20 s program is mastered offline to -14 LUFS / -1 dBTP and both files
-   are analysed.
+   are analysed; then loud through ``configs/loud_master.toml`` (EQ, 4-band
+   multiband, imager, tape saturation, limiter), whose report draws the gain
+   reduction of each band (``demo_master_loud.png``).
 
 What it leaves is what the README's commands use: in the folder (``out/demo``)
 ``mix.wav`` (the 20 s program), ``stems/`` with ``session_stems.toml`` beside
@@ -42,10 +44,11 @@ from host.gear.recall_sheet import write_sheet
 from host.live.printing import print_session
 from host.live.run import dsp_load_text, run_session
 from host.model.release import MasterSettings
-from host.model.session import load_session
+from host.model.session import load_chain, load_session
 from host.offline.analysis import analyze_audio
 from host.offline.batch import plan, run_jobs
 from host.offline.render import master
+from host.offline.report import measure_program, report_paths, write_report
 
 
 def synth_program(fs: int = 48000, seconds: float = 20.0, seed: int = 2026) -> np.ndarray:
@@ -114,6 +117,7 @@ def synth_stems(fs: int = 48000, seconds: float = 6.0, seed: int = 7) -> dict[st
 SESSION = Path(__file__).resolve().parents[2] / "configs" / "session_jack_studio.toml"
 STEMS = SESSION.with_name("session_stems.toml")
 HYBRID = SESSION.with_name("session_hybrid_studio.toml")
+LOUD = SESSION.with_name("loud_master.toml")
 
 
 def _write(path: Path, x: np.ndarray, subtype: str) -> None:
@@ -208,5 +212,31 @@ def run_demo(folder: Path = Path("out/demo"), live_seconds: float = 8.0) -> int:
         if s["max_gain_reduction_db"] is not None:
             print(f"{s['name']:24}max gain reduction {s['max_gain_reduction_db']:.1f} dB")
     print(f"\nwrote {out} and its report {folder / 'demo_master_streaming.json'}")
+    loud_master(mix, folder)
     return 0
+
+
+def loud_master(mix: Path, folder: Path) -> Path:
+    """The program through configs/loud_master.toml (EQ, 4-band multiband,
+    imager, tape saturation, limiter) to its [master] target, with a report
+    whose gain-reduction panel shows each band of the multiband."""
+    chain = load_chain(LOUD)
+    out = folder / "demo_master_loud.wav"
+    m = chain.master
+    print(f"\nmastering it loud through {LOUD.name} (EQ, multiband, imager, saturation, "
+          f"limiter) to {m['target_lufs']:g} LUFS, {m['ceiling_dbtp']:g} dBTP:")
+    result = master(mix, out, chain, MasterSettings(target_lufs=m["target_lufs"],
+                                                    ceiling_dbtp=m["ceiling_dbtp"]))
+    w = result.written
+    rep = measure_program(w.data, w.sample_rate, ceiling_dbtp=m["ceiling_dbtp"],
+                          gain_reduction=result.gr_traces or None)
+    json_path, png_path = report_paths(out)
+    write_report(json_path, png_path, rep, f"{out.name} ({LOUD.name})")
+    for s in result.stages:
+        if s["max_gain_reduction_db"] is not None:
+            print(f"  {s['name']:22}max gain reduction {s['max_gain_reduction_db']:.1f} dB")
+    o = result.output_analysis
+    print(f"wrote {out}: {o['integrated_lufs']:.1f} LUFS, {o['true_peak_dbtp']:.1f} dBTP; "
+          f"report {png_path} (gain reduction of each band)")
+    return out
 

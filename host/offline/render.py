@@ -297,8 +297,9 @@ def master(
             note = (note + "; " if note else "") + (
                 f"true peak {tp:.2f} dBTP is over the {st.ceiling_dbtp:.1f} dBTP ceiling "
                 "(this deliverable has no limiter)")
-    limiting = max((s.max_gain_reduction_db for s in pre.stages + lim_chain.stages
-                    if s.insert.kind == "limiter"), default=0.0)
+    # dB, to the report's 0.01 dB, so the note and the report say one figure
+    limiting = round(max((s.max_gain_reduction_db for s in pre.stages + lim_chain.stages
+                          if s.insert.kind == "limiter"), default=0.0), 2)
     if limiting > st.max_limiting_db:
         note = (note + "; " if note else "") + (
             f"{limiting:.1f} dB of limiting (warning above {st.max_limiting_db:g} dB): "

@@ -25,28 +25,7 @@ loads without its audio.  Errors are one line naming the key path
 (``stems[1].gain_db``, ``stems[0].chain[1].ratio``).  Hardware inserts belong
 in the master ``[[chain]]``: a stem chain runs offline, before the master bus.
 
-Mixing (:func:`mix_stems`), offline, before any stream opens:
-
-1. Every stem file is probed (header only): it must exist and have the
-   program's channel count, or one channel (a mono stem is fed, unchanged, to
-   every program channel).
-2. A stem at another rate than ``[interface] sample_rate`` is resampled with
-   soxr (VHQ); its length is then ``floor(n * fs_session / fs_file + 0.5)``.
-3. All stems start at time 0 and are never shifted.  Lengths (after
-   resampling) that differ are an error, unless ``[program] stem_lengths =
-   "pad"``: then shorter stems get silence at their end.  Muted stems are left
-   out of the sum but checked all the same (file, channels, length), so muting
-   never changes the length of the master.
-4. Each stem goes through its chain with the chain's latency removed
-   (``Chain.process_aligned``), so every stem stays aligned to the sample,
-   then its gain and balance; the stems are summed in float64 and the bus
-   returned as float32, not scaled: a bus above 0 dBFS gets a note.
-
-Balance law (constant power, unity at the centre): with ``theta = (pan + 1) *
-pi / 4``, the left channel is multiplied by ``sqrt(2) * cos(theta)`` and the
-right by ``sqrt(2) * sin(theta)``.  At ``pan = 0`` both gains are 1 (0 dB); at
-``pan = -1`` left is +3.01 dB and right silent; ``gL**2 + gR**2 = 2`` for every
-pan, so a stem's total power is constant.  Balance needs a stereo program.
+Mixing them is :mod:`host.offline.stems`.
 
 None of this is real-time code.
 """

@@ -1,47 +1,7 @@
-"""Deliverables: every format a release needs, rendered from the print.
-
-A deliverable is a loudness target (or none), a true-peak ceiling, a final
-limiter (or none), a sample rate, a bit depth with dither and a file format.
-Built-in presets (``outboard deliver --list``):
-
-============  ============  ===========  =========  ========  ===============================
-preset        loudness      ceiling      limiter    format    why
-============  ============  ===========  =========  ========  ===============================
-streaming     -14 LUFS      -1.0 dBTP    yes        24-bit    Spotify / YouTube / Tidal
-                                                    WAV       normalise to about -14 LUFS
-apple         -16 LUFS      -1.0 dBTP    yes        24-bit    Apple Music (Sound Check)
-broadcast     -23 LUFS      -1.0 dBTP    yes        24-bit    EBU R128 broadcast, 48 kHz
-                                                    WAV 48k
-club          -8 LUFS       -0.5 dBTP    yes        24-bit    a louder master for DJs / clubs
-cd            the print's   -0.3 dBTP    yes        16-bit    Red Book: 44.1 kHz, 16-bit,
-              (no target)                           44.1k     noise-shaped TPDF dither
-vinyl         gain to the   (report)     no         24-bit    pre-master for the cutting
-              TP at -6 dBTP                                   engineer: headroom, no limiting
-============  ============  ===========  =========  ========  ===============================
-
-Rates and formats not stated keep the print's.  A session adds its own under
-``[release]``::
-
-    [release]
-    title = "song"                 # file names: TITLE.DELIVERABLE.EXT (default: the print's name)
-    print = "song.print.wav"       # what `outboard print` writes, `outboard deliver` reads
-    folder = "deliverables"        # where deliverables go (relative to the session)
-    presets = ["streaming", "cd", "vinyl", "club"]
-
-    [[release.deliverables]]
-    name = "bandcamp"              # unique; letters, digits, - and _
-    preset = "streaming"           # optional: start from a preset, override below
-    target_lufs = -12.0            # LUFS, -40..-5 (omit: keep the print's loudness)
-    ceiling_dbtp = -1.0            # dBTP, -20..0
-    limiter = true                 # false: gain only, nothing limited
-    peak_dbtp = -6.0               # dBTP, -40..0: gain-only, true peak here (limiter = false)
-    sample_rate = 44100            # Hz, 8000..384000 (omit: the print's)
-    bit_depth = "24"               # "16" | "24" | "32f"
-    dither = "wannamaker9"         # 16-bit shaping: "none" | "first-order" | "wannamaker9"
-    format = "flac"                # "wav" | "flac" | "aiff"
-
-Each deliverable is measured on the file written (loudness, true peak) and gets
-its report, ``TITLE.NAME.json`` and ``TITLE.NAME.png`` (host.offline.report).
+"""Deliverables rendered from the print: each one mastered to its preset's
+loudness, ceiling, rate and bit depth (:func:`host.offline.render.master`),
+measured on the file written, with its report (JSON + PNG).  What a
+deliverable is, the presets and the ``[release]`` tables: :mod:`host.model.release`.
 """
 
 from __future__ import annotations

@@ -1,29 +1,8 @@
 """Stem mastering: several stems, each with its own short chain and level,
 summed to the master bus that the session's ``[[chain]]`` then processes.
 
-A session may take stems instead of one mix (``--input MIX``)::
-
-    [program]
-    inputs = [1, 2]
-    outputs = [1, 2]
-    stem_lengths = "error"     # "error" (default) | "pad": shorter stems get silence at their end
-
-    [[stems]]
-    name = "drums"                     # unique, non-empty
-    file = "stems/drums.wav"           # relative to the session file's folder (absolute allowed)
-    gain_db = -1.5                     # dB, -60..24 (default 0)
-    pan = 0.0                          # balance, -1 (left) .. +1 (right) (default 0)
-    mute = false                       # optional (default false)
-    chain = [                          # optional: software inserts only (no hardware)
-      { kind = "eq", bands = [{ type = "highpass", freq_hz = 30.0 }] },
-      { kind = "compressor", threshold_db = -20.0, ratio = 2.0 },
-    ]
-
-Loading a session (:func:`parse_stems`, called by ``host.model.session.parse_session``)
-checks the stem tables alone; the audio files are not opened, so a session
-loads without its audio.  Errors are one line naming the key path
-(``stems[1].gain_db``, ``stems[0].chain[1].ratio``).  Hardware inserts belong
-in the master ``[[chain]]``: a stem chain runs offline, before the master bus.
+The ``[[stems]]`` tables and their checks are :mod:`host.model.stems`; this
+module mixes them.
 
 Mixing (:func:`mix_stems`), offline, before any stream opens:
 

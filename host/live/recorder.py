@@ -130,7 +130,7 @@ class Recorder:
             except (OSError, RuntimeError) as exc:  # disk full, I/O error
                 why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
                 if _disk_full(self.tmp):
-                    why = "the disk is full"
+                    why = "no space left on device (the disk is full)"
                 self.error = f"{self.path}: recording stopped: {why}"
         if full and self.error is None:
             self.error = (f"{self.path}: recording stopped at 4 GiB, the most an AIFF file "

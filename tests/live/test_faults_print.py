@@ -317,7 +317,8 @@ def test_disk_full_during_a_print_keeps_what_was_printed_as_incomplete(private_j
     assert "Traceback" not in stderr, stderr
     assert proc.returncode == 1, stderr
     said = [ln for ln in stderr.splitlines() if "disk is full" in ln]
-    assert said == [f"outboard: {out}: recording stopped: the disk is full"], stderr
+    assert said == [f"outboard: {out}: recording stopped: no space left on device (the disk is "
+                    "full)"], stderr
     assert not out.exists()
     info = sf.info(kept)     # a valid file: its header tells what it holds
     assert info.samplerate == FS and info.channels == 2 and info.subtype == "FLOAT"

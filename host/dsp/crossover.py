@@ -50,3 +50,15 @@ def crossover_order(old: list[float], new: list[float]) -> list[int]:
     ups = [k for k in range(len(new)) if new[k] > old[k]]
     downs = [k for k in range(len(new)) if new[k] < old[k]]
     return ups[::-1] + downs
+
+
+def crossover_moves(param_id: int, old: list[float], value: Any, max_bands: int,
+                    fs: float) -> list[tuple[int, int, float]]:
+    """The parameter changes (id, crossover index, Hz) that move a live
+    insert's crossovers from ``old`` to ``value``, in an order the kernel takes
+    (:func:`crossover_order`); the band count is fixed once the insert is built."""
+    new = check_crossovers(value, max_bands, fs)
+    if len(new) != len(old):
+        raise ParamError("crossovers_hz", f"expected {len(old)} frequencies (the band count "
+                         f"is fixed), got {len(new)}")
+    return [(param_id, k, new[k]) for k in crossover_order(old, new)]

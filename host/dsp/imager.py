@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from host._ffi import ffi, lib
-from host.dsp.crossover import SLOPES, check_crossovers, crossover_order
+from host.dsp.crossover import SLOPES, check_crossovers, crossover_moves
 from host.dsp.kernel import KernelInsert, ParamError, Range, check_fs_channels
 
 __all__ = ["Imager", "RANGES", "BAND_RANGES", "MAX_BANDS"]
@@ -107,12 +107,8 @@ class Imager(KernelInsert):
             if band is not None and key != "width":
                 raise ParamError(f"{where}{key}", "unknown band parameter (expected width)")
             if key == "crossovers_hz":
-                new = check_crossovers(value, MAX_BANDS, self.fs)
-                if len(new) != len(self.crossovers_hz):
-                    raise ParamError("crossovers_hz", f"expected {len(self.crossovers_hz)} "
-                                     f"frequencies (the band count is fixed), got {len(new)}")
-                out.extend((int(lib.OB_IMAGER_CROSSOVER_HZ), k, new[k])
-                           for k in crossover_order(self.crossovers_hz, new))
+                out.extend(crossover_moves(int(lib.OB_IMAGER_CROSSOVER_HZ), self.crossovers_hz,
+                                           value, MAX_BANDS, self.fs))
                 continue
             if key == "slope":
                 raise ParamError("slope", "fixed when the insert is built (it sets the "

@@ -16,7 +16,7 @@ from typing import Any
 from host._ffi import ffi, lib
 from host.dsp.compressor import DETECTORS, MODES
 from host.dsp.compressor import RANGES as COMPRESSOR_RANGES
-from host.dsp.crossover import SLOPES, check_crossovers, crossover_order
+from host.dsp.crossover import SLOPES, check_crossovers, crossover_moves
 from host.dsp.kernel import KernelInsert, ParamError, Range, check_fs_channels
 
 __all__ = ["Multiband", "RANGES", "BAND_RANGES", "MAX_BANDS"]
@@ -124,12 +124,8 @@ class Multiband(KernelInsert):
         out: list[tuple[int, int, float]] = []
         for key, value in params.items():
             if key == "crossovers_hz" and band is None:
-                new = check_crossovers(value, MAX_BANDS, self.fs)
-                if len(new) != len(self.crossovers_hz):
-                    raise ParamError("crossovers_hz", f"expected {len(self.crossovers_hz)} "
-                                     f"frequencies (the band count is fixed), got {len(new)}")
-                out.extend((int(lib.OB_MULTIBAND_CROSSOVER_HZ), k, new[k])
-                           for k in crossover_order(self.crossovers_hz, new))
+                out.extend(crossover_moves(int(lib.OB_MULTIBAND_CROSSOVER_HZ), self.crossovers_hz,
+                                           value, MAX_BANDS, self.fs))
                 continue
             if key == "slope":
                 raise ParamError("slope", "fixed when the insert is built (it sets the "

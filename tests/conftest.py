@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -216,19 +217,26 @@ def forget_clients(server: str) -> None:
         p.unlink(missing_ok=True)
 
 
-@pytest.fixture
-def small_disk(tmp_path):
-    """A 256 KiB tmpfs: about 0.68 s of float32 stereo at 48 kHz."""
-    mnt = tmp_path / "disk"
+@contextlib.contextmanager
+def tmpfs(mnt: Path, size: str):
+    """A tmpfs of ``size`` (mount's units: 256k, 8m) mounted at ``mnt`` while
+    inside; skips the test where it cannot be mounted (needs root)."""
     mnt.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)],
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mnt)],
                        capture_output=True, text=True)
     if r.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs to fill (needs root): {r.stderr.strip()}")
+        pytest.skip(f"cannot mount a {size} tmpfs to fill (needs root): {r.stderr.strip()}")
     try:
         yield mnt
     finally:
         subprocess.run(["umount", str(mnt)], check=True)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 256 KiB tmpfs: about 0.68 s of float32 stereo at 48 kHz."""
+    with tmpfs(tmp_path / "disk", "256k") as mnt:
+        yield mnt
 
 
 class FillingDisk:
@@ -271,16 +279,8 @@ class FillingDisk:
 @pytest.fixture
 def filling_disk(tmp_path):
     """A :class:`FillingDisk` (an 8 MiB tmpfs; needs root)."""
-    mnt = tmp_path / "disk"
-    mnt.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mnt)],
-                       capture_output=True, text=True)
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs to fill (needs root): {r.stderr.strip()}")
-    try:
+    with tmpfs(tmp_path / "disk", "8m") as mnt:
         yield FillingDisk(mnt)
-    finally:
-        subprocess.run(["umount", str(mnt)], check=True)
 
 
 def wait_part_file(folder: Path, seconds: float, proc: subprocess.Popen,

@@ -62,3 +62,15 @@ def crossover_moves(param_id: int, old: list[float], value: Any, max_bands: int,
         raise ParamError("crossovers_hz", f"expected {len(old)} frequencies (the band count "
                          f"is fixed), got {len(new)}")
     return [(param_id, k, new[k]) for k in crossover_order(old, new)]
+
+
+def check_band_tables(bands: Any, crossovers: list[float]) -> int:
+    """The band count the ``crossovers`` make; ``bands`` (None, or one table
+    per band) must match it."""
+    nb = len(crossovers) + 1
+    if bands is not None and (not isinstance(bands, list) or len(bands) != nb):
+        n = len(crossovers)
+        raise ParamError("bands", f"expected {nb} band tables (one per band, for "
+                         f"{n} crossover{'s' if n != 1 else ''}), got "
+                         f"{len(bands) if isinstance(bands, list) else repr(bands)}")
+    return nb

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from host._ffi import ffi, lib
-from host.dsp.crossover import SLOPES, check_crossovers, crossover_moves
+from host.dsp.crossover import SLOPES, check_band_tables, check_crossovers, crossover_moves
 from host.dsp.kernel import KernelInsert, ParamError, Range, check_fs_channels
 
 __all__ = ["Imager", "RANGES", "BAND_RANGES", "MAX_BANDS"]
@@ -74,11 +74,7 @@ class Imager(KernelInsert):
                              f"{channels}")
         xo = check_crossovers(list(crossovers_hz), MAX_BANDS, fs, least=0)
         slope = RANGES["slope"].check("slope", slope)
-        nb = len(xo) + 1
-        if bands is not None and (not isinstance(bands, list) or len(bands) != nb):
-            raise ParamError("bands", f"expected {nb} band tables (one per band, for "
-                             f"{len(xo)} crossover{'s' if len(xo) != 1 else ''}), got "
-                             f"{len(bands) if isinstance(bands, list) else repr(bands)}")
+        nb = check_band_tables(bands, xo)
         self.crossovers_hz = xo
         self.slope = slope
         self.widths = [1.0] * nb

@@ -16,7 +16,7 @@ from typing import Any
 from host._ffi import ffi, lib
 from host.dsp.compressor import DETECTORS, MODES
 from host.dsp.compressor import RANGES as COMPRESSOR_RANGES
-from host.dsp.crossover import SLOPES, check_crossovers, crossover_moves
+from host.dsp.crossover import SLOPES, check_band_tables, check_crossovers, crossover_moves
 from host.dsp.kernel import KernelInsert, ParamError, Range, check_fs_channels
 
 __all__ = ["Multiband", "RANGES", "BAND_RANGES", "MAX_BANDS"]
@@ -88,11 +88,7 @@ class Multiband(KernelInsert):
         fs, channels = check_fs_channels(fs, channels)
         xo = check_crossovers(crossovers_hz, MAX_BANDS, fs)
         slope = RANGES["slope"].check("slope", slope)
-        nb = len(xo) + 1
-        if bands is not None and (not isinstance(bands, list) or len(bands) != nb):
-            raise ParamError("bands", f"expected {nb} band tables (one per band, for "
-                             f"{len(xo)} crossover{'s' if len(xo) != 1 else ''}), got "
-                             f"{len(bands) if isinstance(bands, list) else repr(bands)}")
+        nb = check_band_tables(bands, xo)
         self.crossovers_hz = xo
         self.slope = slope
         self.band_params = [{k: r.default for k, r in BAND_RANGES.items()} for _ in range(nb)]

@@ -47,7 +47,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from host.audiofile import FilesRead
 from host.midi.profiles import profile_path
@@ -65,8 +65,6 @@ from host.model.release import Release, parse_release
 from host.model.stems import STEM_LENGTHS, StemConfig, parse_stems
 from host.tomlfile import load_toml
 
-if TYPE_CHECKING:
-    pass
 
 #: highest channel number a session may name (1-based): what the C engine can route
 MAX_CHANNEL = MAX_DEVICE_CHANNEL

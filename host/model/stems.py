@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from host.errors import ConfigError
 from host.model.config import (
@@ -47,8 +47,6 @@ from host.model.config import (
     unknown_key,
 )
 
-if TYPE_CHECKING:
-    pass
 
 #: ``[program] stem_lengths``: what to do with stems of different lengths
 STEM_LENGTHS = ("error", "pad")

@@ -15,7 +15,6 @@ polarity.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import time
@@ -164,15 +163,19 @@ def measure(engine: Any, insert: str, level_dbfs: float, block_size: int, device
                 raise OutboardError(f"insert {insert}: {exc}") from None
             break
         torn.append(xruns)
-        with contextlib.suppress(NoSignalError):
+        try:
             ms = measure_channels(sig, ret, fs)
-            if any(_alike(ms, other) for other in measured):
-                if say is not None:
-                    say(f"insert {insert}: the audio server reported xruns during the pings, "
-                        f"but two of them measure alike (within {TORN_AGREE_SAMPLES:g} "
-                        "samples): taken")
-                break
-            measured.append(ms)
+        except NoSignalError as exc:
+            # an xrun tears a block or two of a ping; it cannot leave a whole return
+            # without the ping: that is the wiring (or the unit), said as such
+            raise OutboardError(f"insert {insert}: {exc}") from None
+        if any(_alike(ms, other) for other in measured):
+            if say is not None:
+                say(f"insert {insert}: the audio server reported xruns during the pings, "
+                    f"but two of them measure alike (within {TORN_AGREE_SAMPLES:g} "
+                    "samples): taken")
+            break
+        measured.append(ms)
         if say is not None and attempt < PING_ATTEMPTS:
             say(f"insert {insert}: the audio server reported {_count(xruns)} during the "
                 f"ping; pinging again ({attempt + 1} of {PING_ATTEMPTS})")

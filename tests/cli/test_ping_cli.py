@@ -138,11 +138,8 @@ def test_ping_agrees_with_jack_iodelay_on_the_same_gear(jack_server, tmp_path, c
 
 def test_a_silent_return_is_an_error_not_a_number(jack_server, tmp_path, capsys):
     p = session(tmp_path, None)  # no unit patched: the returns hear the dummy inputs' silence
-    for _attempt in range(3):  # a ping torn by the server's xruns is a load fault: again
-        code = main(["ping", str(p), "--insert", "unit", "--json"])
-        err = capsys.readouterr().err.strip().splitlines()
-        if not any("xrun" in line for line in err):
-            break
+    code = main(["ping", str(p), "--insert", "unit", "--json"])
+    err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1
     assert "insert unit: return channel 1" in err[0]
 

@@ -27,7 +27,13 @@ import numpy as np
 
 from host.audiofile import atomic_path
 from host.errors import OutboardError
-from host.gear.latency import NoSignalError, measure_channels, ping_signal, true_peak
+from host.gear.latency import (
+    NoSignalError,
+    SilentReturnError,
+    measure_channels,
+    ping_signal,
+    true_peak,
+)
 
 PING_SECONDS = 0.5
 #: silence after the ping so the longest expected round trip (0.5 s) comes back
@@ -165,17 +171,20 @@ def measure(engine: Any, insert: str, level_dbfs: float, block_size: int, device
         torn.append(xruns)
         try:
             ms = measure_channels(sig, ret, fs)
-        except NoSignalError as exc:
-            # an xrun tears a block or two of a ping; it cannot leave a whole return
-            # without the ping: that is the wiring (or the unit), said as such
+        except SilentReturnError as exc:
+            # an xrun tears a block or two of a ping; it cannot silence a whole
+            # return: that is the wiring (or the unit), said as such
             raise OutboardError(f"insert {insert}: {exc}") from None
-        if any(_alike(ms, other) for other in measured):
-            if say is not None:
-                say(f"insert {insert}: the audio server reported xruns during the pings, "
-                    f"but two of them measure alike (within {TORN_AGREE_SAMPLES:g} "
-                    "samples): taken")
-            break
-        measured.append(ms)
+        except NoSignalError:
+            ms = None  # torn beyond measuring: pinged again below
+        if ms is not None:
+            if any(_alike(ms, other) for other in measured):
+                if say is not None:
+                    say(f"insert {insert}: the audio server reported xruns during the pings, "
+                        f"but two of them measure alike (within {TORN_AGREE_SAMPLES:g} "
+                        "samples): taken")
+                break
+            measured.append(ms)
         if say is not None and attempt < PING_ATTEMPTS:
             say(f"insert {insert}: the audio server reported {_count(xruns)} during the "
                 f"ping; pinging again ({attempt + 1} of {PING_ATTEMPTS})")

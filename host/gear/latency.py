@@ -66,6 +66,11 @@ class NoSignalError(OutboardError):
     """The return carries no usable copy of the ping (silent or uncorrelated)."""
 
 
+class SilentReturnError(NoSignalError):
+    """The whole return is below the silence level: nothing came back at all
+    (an xrun tears a block of a ping; it cannot silence a whole return)."""
+
+
 @dataclass(frozen=True)
 class Measurement:
     """One return channel's round trip.
@@ -268,7 +273,7 @@ def measure_round_trip(sent: np.ndarray, returned: np.ndarray, fs: float,
     if not np.any(s):
         raise ValueError("sent: the signal is silent; nothing to measure with")
     if np.max(np.abs(y)) < 10.0 ** (SILENCE_DBFS / 20.0):
-        raise NoSignalError(f"the return is silent (below {SILENCE_DBFS:g} dBFS): nothing "
+        raise SilentReturnError(f"the return is silent (below {SILENCE_DBFS:g} dBFS): nothing "
                             f"came back; check the return cable and that the gear is powered "
                             f"and its output is up")
     n, m = len(s), len(y)
@@ -372,5 +377,5 @@ def measure_channels(sent: np.ndarray, returned_channels: np.ndarray | Sequence[
         try:
             out.append(measure_round_trip(si, yi, fs, min_snr_db))
         except NoSignalError as exc:
-            raise NoSignalError(f"return channel {i + 1}: {exc}") from None
+            raise type(exc)(f"return channel {i + 1}: {exc}") from None
     return out
